@@ -1,0 +1,37 @@
+"""The `bioalbert` command: one subcommand per job, each a module with its own `main(argv)`."""
+
+import importlib
+import sys
+
+# subcommand -> (module, one-line help). Modules are imported only when their subcommand runs.
+COMMANDS = {
+    "train-tokenizer": ("bioalbert.training.tokenizer", "train a biomedical SentencePiece-unigram tokenizer"),
+    "init-model": ("bioalbert.training.init_model", "save a randomly initialised BioALBERT of a named size"),
+    "pretrain": ("bioalbert.training.pretrain", "pretrain with masked LM + sentence-order prediction"),
+    "finetune": ("bioalbert.training.finetune", "fine-tune for BioNER on a benchmark or CoNLL files"),
+    "evaluate": ("bioalbert.training.evaluate", "evaluate a BioNER model on a benchmark (entity + token F1)"),
+    "tag": ("bioalbert.inference.tag", "tag plain-text documents (JSONL, CoNLL or PubTator out)"),
+    "release": ("bioalbert.hub.release", "stage a Hub-ready model folder with its card, or push one"),
+    "space": ("bioalbert.hub.space", "run the Gradio demo Space locally"),
+    "convert-tf": ("bioalbert.convert.tf_checkpoint", "convert an official TF1 BioALBERT checkpoint"),
+    "reproduce": ("bioalbert.training.reproduce", "run a recipe end to end and build the results table"),
+    "demo": ("bioalbert.training.demo", "tokenizer -> tiny model -> pipeline('ner') on a sentence, in minutes"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: bioalbert <command> [--help] [args]", "", "commands:"]
+    lines += [f"  {name:<16} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"bioalbert: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    return module.main(argv[1:]) or 0

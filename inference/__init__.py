@@ -1,0 +1,1 @@
+"""Tagging documents with a fine-tuned BioALBERT: `from bioalbert.inference import tag`."""
