@@ -1,0 +1,55 @@
+"""Shared fixtures: the real shared data and small real models built once per test session."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = (REPO / ".." / "shared" / "data").resolve()
+os.environ.setdefault("BIOALBERT_DATA", str(DATA_DIR))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+# A model small enough that a test trains it in seconds on 2 CPU cores.
+MICRO_CONFIG = dict(embedding_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA_DIR / "bioner").is_dir():
+        pytest.fail(f"The shared data is missing: expected {DATA_DIR}/bioner (see README, 'Data').")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory, data_dir) -> Path:
+    """A real cased unigram tokenizer trained on the first lines of the shared PubMed corpus."""
+    from bioalbert.training.tokenizer import read_lines, train_tokenizer
+
+    corpus = sorted((data_dir / "corpus").glob("pubmed_*.txt.gz"))
+    tokenizer = train_tokenizer(read_lines(corpus, max_lines=6000), vocab_size=3000)
+    path = tmp_path_factory.mktemp("tokenizer")
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def micro_pretrained_dir(tmp_path_factory, tokenizer) -> Path:
+    """A randomly initialised micro BioAlbertForPreTraining saved with its tokenizer."""
+    from bioalbert.training.init_model import init_model
+
+    model = init_model(tokenizer, "tiny", seed=0, **MICRO_CONFIG)
+    path = tmp_path_factory.mktemp("micro-pretrained")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -1,0 +1,49 @@
+"""Saves a randomly initialised BioALBERT of a named size together with a tokenizer: the starting point for
+pretraining, or for fine-tuning "from scratch" as the baseline that pretraining must beat.
+
+    bioalbert init-model --preset tiny --tokenizer runs/tok --output-dir runs/tiny-random
+"""
+
+import sys
+from dataclasses import dataclass, field
+
+import torch
+from transformers import AutoTokenizer, HfArgumentParser
+
+from bioalbert.modeling import BioAlbertConfig, BioAlbertForPreTraining
+
+
+@dataclass
+class InitArguments:
+    tokenizer: str = field(metadata={"help": "Tokenizer folder or Hub id (its vocabulary sizes the embeddings)."})
+    output_dir: str = field(metadata={"help": "Where to save the model and tokenizer."})
+    preset: str = field(default="tiny", metadata={"help": "Model size: tiny, base or large."})
+    max_position_embeddings: int = field(default=512, metadata={"help": "Longest input in pieces."})
+    seed: int = field(default=42, metadata={"help": "Seed for the random initialisation."})
+
+
+def init_model(tokenizer, preset: str, seed: int = 42, **config_overrides) -> BioAlbertForPreTraining:
+    config = BioAlbertConfig.from_preset(
+        preset,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+        **config_overrides,
+    )
+    torch.manual_seed(seed)
+    return BioAlbertForPreTraining(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = HfArgumentParser(InitArguments).parse_args_into_dataclasses(argv)
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    model = init_model(tokenizer, args.preset, args.seed, max_position_embeddings=args.max_position_embeddings)
+    model.save_pretrained(args.output_dir)
+    tokenizer.save_pretrained(args.output_dir)
+    print(f"Saved a random {args.preset} BioALBERT ({model.num_parameters():,} parameters) to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

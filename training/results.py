@@ -1,0 +1,82 @@
+"""Results files: `results/<model-name>/<dataset>.json`, one per evaluated (model, dataset) pair.
+
+They are the single source that the README's results table and the model cards are generated from. Schema
+(keys other code relies on):
+
+    {
+      "model": "tiny-pubmed",            # the results folder name
+      "model_path": "runs/...",          # what was evaluated (folder or Hub id)
+      "base_model": "runs/... | null",   # what was fine-tuned, when known
+      "dataset": "ncbi_disease",
+      "split": "test",
+      "seeds": [13, 42],
+      "entity": {"f1": ..., "f1_std": ..., "precision": ..., "recall": ...},    # strict IOB2, seqeval micro
+      "token": {"f1": ..., "f1_std": ...},                                       # token level, B-/I- ignored
+      "per_type": {"Disease": {"f1": ..., "precision": ..., "recall": ..., "number": ...}},
+      "runs": [{"seed": 13, "entity_f1": ..., "token_f1": ..., ...}],
+      "training": {"epochs": ..., "train_wall_time_s": ..., ...} | null,
+      "wall_time_s": ...,
+      "machine": {...}, "versions": {...},
+      "created": "ISO-8601 time"
+    }
+"""
+
+import json
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+RESULTS_DIR = Path("results")
+REQUIRED_KEYS = ("model", "dataset", "split", "entity", "token")
+
+
+def environment() -> dict:
+    """The machine and library versions a number was measured with."""
+    import os
+
+    import torch
+
+    versions = {}
+    for package in ("torch", "transformers", "datasets", "evaluate", "seqeval", "tokenizers", "accelerate"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    machine = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return {"machine": machine, "versions": versions}
+
+
+def write_result(result: dict, results_dir: str | Path = RESULTS_DIR) -> Path:
+    missing = [key for key in REQUIRED_KEYS if key not in result]
+    if missing:
+        raise ValueError(f"Result is missing the keys {missing}")
+    record = {**environment(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **result}
+    path = Path(results_dir) / result["model"] / f"{result['dataset']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)  # atomic: a killed run never leaves half a results file
+    return path
+
+
+def load_results(results_dir: str | Path = RESULTS_DIR, model: str | None = None) -> list[dict]:
+    """All results under `results_dir` (or of one model), sorted by model then dataset."""
+    pattern = f"{model}/*.json" if model else "*/*.json"
+    records = []
+    for path in sorted(Path(results_dir).glob(pattern)):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error})") from error
+        missing = [key for key in REQUIRED_KEYS if key not in record]
+        if missing:
+            raise ValueError(f"{path}: missing the keys {missing}")
+        records.append(record)
+    return records
