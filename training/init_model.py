@@ -8,9 +8,10 @@ import sys
 from dataclasses import dataclass, field
 
 import torch
-from transformers import AutoTokenizer, HfArgumentParser
+from transformers import HfArgumentParser
 
 from bioalbert.modeling import BioAlbertConfig, BioAlbertForPreTraining
+from bioalbert.training.tokenizer import load_tokenizer
 
 
 @dataclass
@@ -37,7 +38,7 @@ def init_model(tokenizer, preset: str, seed: int = 42, **config_overrides) -> Bi
 
 def main(argv: list[str] | None = None) -> int:
     (args,) = HfArgumentParser(InitArguments).parse_args_into_dataclasses(argv)
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    tokenizer = load_tokenizer(args.tokenizer)
     model = init_model(tokenizer, args.preset, args.seed, max_position_embeddings=args.max_position_embeddings)
     model.save_pretrained(args.output_dir)
     tokenizer.save_pretrained(args.output_dir)

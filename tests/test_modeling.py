@@ -1,0 +1,128 @@
+"""BioALBERT model classes: registration, save/load round trips, remote code, presets."""
+
+import json
+
+import pytest
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForPreTraining,
+    AutoModelForTokenClassification,
+    pipeline,
+)
+
+from bioalbert.modeling import (
+    AUTO_MAP,
+    BioAlbertConfig,
+    BioAlbertForMaskedLM,
+    BioAlbertForPreTraining,
+    BioAlbertForTokenClassification,
+    BioAlbertModel,
+)
+from conftest import MICRO_CONFIG
+
+LABELS = ["O", "B-Disease", "I-Disease"]
+HEADS = {
+    AutoModel: (BioAlbertModel, "last_hidden_state"),
+    AutoModelForPreTraining: (BioAlbertForPreTraining, "prediction_logits"),
+    AutoModelForMaskedLM: (BioAlbertForMaskedLM, "logits"),
+    AutoModelForTokenClassification: (BioAlbertForTokenClassification, "logits"),
+}
+
+
+def micro_config(**overrides) -> BioAlbertConfig:
+    return BioAlbertConfig.from_preset("tiny", **{"vocab_size": 300, **MICRO_CONFIG, **overrides})
+
+
+@pytest.mark.parametrize("auto_class", list(HEADS), ids=lambda c: c.__name__)
+def test_save_load_round_trip_gives_identical_outputs(tmp_path, auto_class):
+    model_class, output_name = HEADS[auto_class]
+    torch.manual_seed(0)
+    model = model_class(micro_config(num_labels=3)).eval()
+    input_ids = torch.randint(5, 300, (2, 11))
+    model.save_pretrained(tmp_path)
+
+    loaded = auto_class.from_pretrained(tmp_path).eval()
+
+    assert type(loaded) is model_class
+    with torch.no_grad():
+        expected, actual = getattr(model(input_ids), output_name), getattr(loaded(input_ids), output_name)
+    torch.testing.assert_close(actual, expected, rtol=0, atol=0)
+    if auto_class is AutoModelForPreTraining:
+        torch.testing.assert_close(loaded(input_ids).sop_logits, model(input_ids).sop_logits, rtol=0, atol=0)
+
+
+def test_saved_folder_is_complete_hub_repo(tmp_path):
+    BioAlbertForTokenClassification(micro_config(num_labels=3)).save_pretrained(tmp_path)
+    files = {path.name for path in tmp_path.iterdir()}
+    assert {"config.json", "model.safetensors", "modeling_bioalbert.py", "configuration_bioalbert.py"} <= files
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files), files
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["auto_map"] == AUTO_MAP
+    assert config["model_type"] == "bioalbert"
+    assert type(AutoConfig.from_pretrained(tmp_path)) is BioAlbertConfig
+
+
+def test_sop_head_stays_two_way_whatever_num_labels():
+    model = BioAlbertForPreTraining(micro_config(num_labels=9))
+    assert model.sop_classifier.classifier.out_features == 2
+    output = model(torch.randint(5, 300, (3, 8)), sentence_order_label=torch.tensor([0, 1, 1]))
+    assert output.sop_logits.shape == (3, 2) and output.sop_loss is not None
+
+
+@pytest.mark.parametrize("preset,hidden,layers,low,high", [("base", 768, 12, 11e6, 13e6), ("large", 1024, 24, 17e6, 19e6)])
+def test_presets_match_albert_sizes(preset, hidden, layers, low, high):
+    config = BioAlbertConfig.from_preset(preset, vocab_size=30000)
+    assert (config.hidden_size, config.num_hidden_layers, config.embedding_size) == (hidden, layers, 128)
+    with torch.device("meta"):
+        parameters = BioAlbertModel(config).num_parameters()
+    assert low < parameters < high  # ALBERT paper: base 12M, large 18M
+
+
+def test_unknown_preset_is_named_in_the_error():
+    with pytest.raises(ValueError, match="'huge'.*base.*large.*tiny"):
+        BioAlbertConfig.from_preset("huge")
+
+
+def test_remote_code_loads_where_bioalbert_is_not_installed(tmp_path, tokenizer, run_isolated):
+    torch.manual_seed(0)
+    config = micro_config(
+        vocab_size=len(tokenizer), num_labels=3, id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    model = BioAlbertForTokenClassification(config)
+    with torch.no_grad():  # make B-/I- likely so the random model returns entities to check
+        model.classifier.bias.copy_(torch.tensor([0.0, 0.5, 0.5]))
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    text = "Mutations in BRCA1 (breast cancer 1) cause hereditary breast-ovarian cancer; IL-2 and TNF-α rise."
+
+    out = run_isolated(f"""
+import json
+from transformers import AutoModelForTokenClassification, pipeline
+model = AutoModelForTokenClassification.from_pretrained({str(tmp_path / 'model')!r}, trust_remote_code=True)
+ner = pipeline("ner", model={str(tmp_path / 'model')!r}, trust_remote_code=True, aggregation_strategy="simple")
+entities = ner({text!r})
+print(json.dumps({{"module": type(model).__module__, "cls": type(model).__name__,
+    "entities": [dict(word=e["word"], start=e["start"], end=e["end"]) for e in entities]}}))
+""")
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["cls"] == "BioAlbertForTokenClassification"
+    assert result["module"].startswith("transformers_modules"), result["module"]
+    assert result["entities"], "the random model was biased to return entities"
+    for entity in result["entities"]:
+        assert entity["word"] and text[entity["start"] : entity["end"]] == entity["word"], entity
+
+
+def test_in_process_ner_pipeline_offsets_are_exact(tmp_path, tokenizer):
+    torch.manual_seed(1)
+    model = BioAlbertForTokenClassification(micro_config(vocab_size=len(tokenizer), num_labels=3,
+        id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)}))
+    text = "IL-2 (α-chain)  and\tTNF-α in ζ-globin-deficient mice."
+    for strategy in ("simple", "first", "average", "max"):
+        entities = pipeline("ner", model=model, tokenizer=tokenizer, aggregation_strategy=strategy)(text)
+        assert entities
+        for entity in entities:
+            assert entity["word"] and text[entity["start"] : entity["end"]] == entity["word"], (strategy, entity)
