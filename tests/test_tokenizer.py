@@ -77,12 +77,13 @@ def test_empty_corpus_file_is_named(tmp_path):
     empty = tmp_path / "empty.txt.gz"
     with gzip.open(empty, "wt"):
         pass
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="empty.*empty.txt.gz"):
         main(["--corpus", str(empty), "--output-dir", str(tmp_path / "out")])
     blank = tmp_path / "blank.txt"
     blank.write_text("\n\n   \n")
-    with pytest.raises(ValueError, match="no text"):
+    with pytest.raises(ValueError, match="empty.*blank.txt"):
         main(["--corpus", str(blank), "--output-dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
 
 
 def test_folder_without_tokenizer_is_an_error_not_an_empty_tokenizer(micro_pretrained_dir, tmp_path):

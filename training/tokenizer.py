@@ -28,20 +28,25 @@ SPECIAL_TOKENS = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]  # ALBERT's, in 
 
 
 def read_lines(paths: Iterable[str | Path], max_lines: int | None = None) -> Iterator[str]:
-    """Yields the non-empty lines of plain or gzip text files, failing early on a missing or empty file."""
+    """Yields the non-empty lines of plain or gzip text files; a missing file fails before any work starts and a
+    file without text fails naming it."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise FileNotFoundError("No corpus files given.")
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"Corpus file not found: {path}")
-        if path.stat().st_size == 0:
-            raise ValueError(f"Corpus file is empty: {path}")
 
     def lines() -> Iterator[str]:
         for path in paths:
+            found_text = False
             with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as handle:
-                yield from (line for line in handle if line.strip())
+                for line in handle:
+                    if line.strip():
+                        found_text = True
+                        yield line
+            if not found_text:
+                raise ValueError(f"Corpus file is empty (no text): {path}")
 
     return itertools.islice(lines(), max_lines)
 
