@@ -1,0 +1,123 @@
+"""The results table: built from the results files only, written as markdown + JSON + a PNG chart, and spliced
+into README.md between `<!-- results:begin -->` and `<!-- results:end -->`.
+
+    python -m bioalbert.training.report --models tiny-pubmed-pmc tiny-random --peer spacy-peer --readme README.md
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .results import load_results
+
+BENCHMARKS = ["ncbi_disease", "bc5cdr_disease", "bc5cdr_chem", "bc4chemd", "bc2gm", "jnlpba", "linnaeus", "s800"]
+REFERENCE_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_results.json"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def reference_numbers(path: Path = REFERENCE_FILE) -> dict:
+    """Published BioBERT v1.1 entity-level F1 (benchmarks/reference_results.json); empty where the file is absent,
+    e.g. in an installed package without the repository's benchmarks/ folder."""
+    return json.loads(path.read_text())["biobert_v1.1"] if path.is_file() else {}
+
+
+def _f1(block: dict | None, key: str = "f1") -> str:
+    if not block or block.get(key) is None:
+        return "–"
+    value = 100 * block[key]
+    std = block.get(f"{key}_std")
+    return f"{value:.2f} ± {100 * std:.2f}" if std else f"{value:.2f}"
+
+
+def build_table(results_dir: str | Path, models: list[str], peer: str | None) -> tuple[str, list[dict]]:
+    """Markdown table and its rows: per benchmark, each model's entity and token F1, the peer, the reference."""
+    by_key = {(r["model"], r["dataset"]): r for r in load_results(results_dir)}
+    reference = reference_numbers()
+    header = ["dataset"]
+    for model in models:
+        header += [f"{model} entity F1", f"{model} token F1"]
+    header += [f"{peer} entity F1"] if peer else []
+    header += ["BioBERT v1.1 entity F1 (published)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
+    for dataset in BENCHMARKS:
+        row = {"dataset": dataset, "reference_entity_f1": reference.get(dataset)}
+        cells = [dataset]
+        for model in models:
+            record = by_key.get((model, dataset))
+            row[model] = record and {"entity": record["entity"], "token": record["token"], "seeds": record.get("seeds")}
+            cells += [_f1(record and record["entity"]), _f1(record and record["token"])]
+        if peer:
+            record = by_key.get((peer, dataset))
+            row[peer] = record and {"entity": record["entity"]}
+            cells.append(_f1(record and record["entity"]))
+        cells.append(f"{reference[dataset]:.2f}" if dataset in reference else "–")
+        if any(row.get(m) for m in models + ([peer] if peer else [])):
+            rows.append(row)
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines), rows
+
+
+def plot(rows: list[dict], models: list[str], peer: str | None, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = models + ([peer] if peer else [])
+    width = 0.8 / (len(series) + 1)
+    figure, axis = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 4))
+    for i, name in enumerate(series):
+        values = [100 * (row[name]["entity"]["f1"] if row.get(name) else 0) for row in rows]
+        axis.bar([x + i * width for x in range(len(rows))], values, width, label=name)
+    reference = [row["reference_entity_f1"] or 0 for row in rows]
+    axis.bar([x + len(series) * width for x in range(len(rows))], reference, width, label="BioBERT v1.1 (published)",
+             color="lightgrey")
+    axis.set_xticks([x + 0.4 - width / 2 for x in range(len(rows))], [row["dataset"] for row in rows], rotation=20)
+    axis.set_ylabel("entity-level strict F1 (test)")
+    axis.set_ylim(0, 100)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def splice(readme: Path, content: str) -> None:
+    """Replaces what stands between the results markers in `readme`."""
+    text = readme.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{readme} has no {BEGIN} ... {END} block to write the results into.")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{content.strip()}\n{END}{tail}", encoding="utf-8")
+
+
+def write_report(results_dir, models, peer=None, out_dir=None, readme=None, preamble: str = "") -> str:
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir or results_dir)
+    table, rows = build_table(results_dir, models, peer)
+    chart = plot(rows, models, peer, out_dir / "results.png") if rows else None
+    (out_dir / "results.json").write_text(json.dumps({"models": models, "peer": peer, "rows": rows}, indent=2) + "\n")
+    markdown = "\n\n".join(filter(None, [preamble, table, chart and f"![entity F1 per dataset]({chart.as_posix()})"]))
+    (out_dir / "results.md").write_text(markdown + "\n")
+    if readme:
+        splice(Path(readme), markdown)
+    return markdown
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--models", nargs="+", required=True, help="results folder names to show, in order")
+    parser.add_argument("--peer", default=None, help="results folder name of the peer baseline")
+    parser.add_argument("--readme", default=None, help="README to splice the table into")
+    args = parser.parse_args(argv)
+    print(write_report(args.results_dir, args.models, args.peer, readme=args.readme))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
