@@ -1,0 +1,352 @@
+"""Pretrains BioALBERT with masked LM (n-gram spans) + sentence-order prediction on `transformers.Trainer`.
+
+    bioalbert pretrain --variant tiny-pubmed-pmc --tokenizer runs/tok16k --output_dir runs/tiny-pubmed-pmc \
+        --max_train_minutes 45
+    bioalbert pretrain --variant tiny-pubmed-pmc ... --resume          # continue from the last checkpoint
+    accelerate launch --config_file training/configs/accelerate_1node_8gpu.yaml -m bioalbert.training.pretrain \
+        --variant base-pubmed-pmc --tokenizer runs/tok30k --output_dir runs/base-pubmed-pmc --bf16
+
+A `--variant` (see `recipes.py`) sets the corpus, model size, sequence length, batch, optimizer and schedule; any
+flag given on the command line overrides it. Every `TrainingArguments` flag works (`--deepspeed ds.json`,
+`--torch_compile`, `--save_steps`, ...). The output folder gets the model + tokenizer, `pretraining_metrics.json`
+(recipe, steps, tokens seen, wall time, last MLM/SOP accuracies, full log history) and `pretraining_curves.png`.
+"""
+
+import argparse
+import glob
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoTokenizer,
+    HfArgumentParser,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from bioalbert.modeling import BioAlbertForPreTraining
+
+from .datadir import resolve_data_dir
+from .init_model import init_model
+from .pretraining_data import NgramMaskingCollator, build_pretraining_dataset, load_documents
+from .recipes import get_recipe
+
+logger = logging.getLogger(__name__)
+
+METRIC_NAMES = ("mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy")
+
+
+@dataclass
+class PretrainArguments:
+    variant: str = field(default="tiny-pubmed-pmc", metadata={"help": "Recipe name (recipes.py); flags override it."})
+    tokenizer: str | None = field(default=None, metadata={"help": "Tokenizer folder (bioalbert train-tokenizer)."})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Start from this BioAlbertForPreTraining instead of random weights."}
+    )
+    preset: str | None = field(default=None, metadata={"help": "Model size override: tiny, base, large."})
+    corpus: list[str] = field(
+        default_factory=list, metadata={"help": "Text files (plain/.gz) instead of the recipe's corpus globs."}
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "Data folder (else $BIOALBERT_DATA, ../shared/data)."})
+    dataset_name: str | None = field(default=None, metadata={"help": "A Hub dataset instead of text files."})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration name."})
+    text_column: str = field(default="text", metadata={"help": "Its column holding one document per row."})
+    max_seq_length: int | None = field(default=None, metadata={"help": "Pieces per example (recipe default)."})
+    short_seq_prob: float = field(default=0.1, metadata={"help": "Share of examples packed to a shorter length."})
+    mlm_probability: float = field(default=0.15, metadata={"help": "Share of pieces to mask."})
+    max_ngram: int = field(default=3, metadata={"help": "Longest masked span, in words."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "num_proc for datasets.map."})
+    data_cache_dir: str | None = field(
+        default=None, metadata={"help": "Where tokenised examples are cached (default: the datasets cache)."}
+    )
+    validation_documents: int = field(default=200, metadata={"help": "Documents held out for eval MLM/SOP accuracy."})
+    max_eval_examples: int = field(default=256, metadata={"help": "Cap on held-out examples per evaluation."})
+    max_train_minutes: float | None = field(
+        default=None, metadata={"help": "Wall-clock budget: save and stop once it is spent."}
+    )
+    resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in --output_dir."})
+
+
+class PretrainingTrainer(Trainer):
+    """`Trainer` that also logs the MLM and SOP losses and accuracies (train and eval) next to `loss`."""
+
+    def __init__(self, *args, eval_data_collator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eval_data_collator = eval_data_collator
+        # The model's forward takes **kwargs (for attention options), which makes Trainer think it averages the
+        # loss over `num_items_in_batch` itself; it does not, so let Trainer scale for gradient accumulation.
+        self.model_accepts_loss_kwargs = False
+        self._sums = {"train": torch.zeros(6), "eval": torch.zeros(6)}
+        self._steps = {"train": 0, "eval": 0}
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        """Held-out batches use `eval_data_collator` (seeded: the same masks at every evaluation, and no draws from
+        the training RNG, so evaluating does not change the training data order or masks)."""
+        if self.eval_data_collator is None:
+            return super().get_eval_dataloader(eval_dataset)
+        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+        self.eval_data_collator.generator = None  # re-seeded on its next call
+        try:
+            return super().get_eval_dataloader(eval_dataset)
+        finally:
+            self.data_collator = train_collator
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        with torch.no_grad():
+            labels = inputs["labels"]
+            masked_labels = labels[labels != -100]
+            order = inputs["sentence_order_label"]
+            sums = torch.stack(
+                [
+                    outputs.mlm_loss.detach().float(),
+                    outputs.sop_loss.detach().float(),
+                    (outputs.prediction_logits.argmax(-1) == masked_labels).sum().float(),
+                    torch.tensor(float(masked_labels.numel()), device=labels.device),
+                    (outputs.sop_logits.argmax(-1) == order).sum().float(),
+                    torch.tensor(float(order.numel()), device=labels.device),
+                ]
+            )
+            split = "train" if model.training else "eval"
+            self._sums[split] = self._sums[split].to(sums.device) + sums
+            self._steps[split] += 1
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def _pop_metrics(self, split: str) -> dict[str, float]:
+        steps = torch.tensor(float(self._steps[split]), device=self._sums[split].device)
+        totals = self.accelerator.reduce(torch.cat([self._sums[split], steps.view(1)]), reduction="sum").tolist()
+        self._sums[split] = torch.zeros_like(self._sums[split])
+        self._steps[split] = 0
+        mlm_loss, sop_loss, mlm_correct, mlm_total, sop_correct, sop_total, n_steps = totals
+        if n_steps == 0:
+            return {}
+        return {
+            "mlm_loss": round(mlm_loss / n_steps, 4),
+            "sop_loss": round(sop_loss / n_steps, 4),
+            "mlm_accuracy": round(mlm_correct / max(mlm_total, 1), 4),
+            "sop_accuracy": round(sop_correct / max(sop_total, 1), 4),
+        }
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "eval_loss" in logs:
+            logs.update({f"eval_{name}": value for name, value in self._pop_metrics("eval").items()})
+        elif "loss" in logs:
+            logs.update(self._pop_metrics("train"))
+        super().log(logs, start_time)
+
+
+class WallClockBudget(TrainerCallback):
+    """Saves a checkpoint and stops training once `minutes` of wall-clock time (this session) are spent."""
+
+    def __init__(self, minutes: float):
+        self.seconds = minutes * 60
+        self.start = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() - self.start >= self.seconds:
+            logger.warning("Wall-clock budget of %.1f min spent at step %d: saving and stopping.", self.seconds / 60,
+                           state.global_step)
+            control.should_training_stop = True
+            control.should_save = True
+        return control
+
+
+def recipe_flags(variant: str) -> list[str]:
+    """The recipe as command-line flags, put before the user's so that the user's win (argparse: last one wins)."""
+    recipe = get_recipe(variant)
+    return [
+        "--per_device_train_batch_size", str(recipe.per_device_batch_size),
+        "--per_device_eval_batch_size", str(recipe.per_device_batch_size),
+        "--gradient_accumulation_steps", str(recipe.gradient_accumulation_steps),
+        "--learning_rate", str(recipe.learning_rate),
+        "--max_steps", str(recipe.max_steps),
+        "--warmup_steps", str(recipe.warmup_steps),
+        "--weight_decay", str(recipe.weight_decay),
+        "--optim", recipe.optimizer,
+        "--lr_scheduler_type", "linear",
+        "--adam_epsilon", "1e-6",  # ALBERT/BERT's epsilon
+        "--max_grad_norm", "1.0",
+        "--logging_steps", str(max(1, recipe.eval_steps // 5)),
+        "--save_steps", str(recipe.save_steps),
+        "--save_total_limit", "3",
+        "--eval_strategy", "steps",
+        "--eval_steps", str(recipe.eval_steps),
+        "--report_to", "none",
+        "--dataloader_drop_last", "true",
+    ]  # fmt: skip
+
+
+def parse_args(argv: list[str] | None) -> tuple[PretrainArguments, TrainingArguments]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--variant", default=PretrainArguments.variant)
+    variant = pre.parse_known_args(argv)[0].variant
+    get_recipe(variant)  # fails early, naming the known recipes
+    parser = HfArgumentParser((PretrainArguments, TrainingArguments))
+    if "-h" in argv or "--help" in argv:
+        parser.parse_args_into_dataclasses(argv)
+    args, training_args = parser.parse_args_into_dataclasses(recipe_flags(variant) + argv)
+    if not any(a.split("=")[0] in ("--output_dir", "--output-dir") for a in argv):
+        raise SystemExit("bioalbert pretrain: --output_dir is required.")
+    # Tokens seen (padding excluded) go into the logs. Set here: HfArgumentParser reads this str|bool field as bool.
+    if training_args.include_num_input_tokens_seen == "no":
+        training_args.include_num_input_tokens_seen = "non_padding"
+    return args, training_args
+
+
+def corpus_files(args: PretrainArguments, recipe) -> list[Path]:
+    if args.corpus:
+        return [Path(p) for p in args.corpus]
+    data_dir = resolve_data_dir(args.data_dir)
+    files = []
+    for pattern in recipe.corpus:
+        matches = sorted(glob.glob(str(data_dir / pattern)))
+        if not matches:
+            raise FileNotFoundError(f"Recipe {recipe.name}: no file matches {data_dir / pattern}.")
+        files += [Path(m) for m in matches]
+    return files
+
+
+def plot_curves(log_history: list[dict], path: Path) -> Path | None:
+    """Writes MLM / SOP accuracy (train and held-out) against step as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, task in zip(axes, ("mlm", "sop")):
+        for prefix, label, style in (("", "train", "-"), ("eval_", "held-out", "o-")):
+            points = [(e["step"], e[f"{prefix}{task}_accuracy"]) for e in log_history if f"{prefix}{task}_accuracy" in e]
+            if points:
+                ax.plot(*zip(*points), style, label=label, markersize=3)
+        ax.set_title(f"{task.upper()} accuracy")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    args, training_args = parse_args(argv)
+    recipe = get_recipe(args.variant)
+    max_seq_length = args.max_seq_length or recipe.max_seq_length
+    set_seed(training_args.seed)
+    started = time.time()
+
+    last_checkpoint = None
+    output_dir = Path(training_args.output_dir)
+    if args.resume:
+        last_checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        if last_checkpoint is None:
+            raise FileNotFoundError(f"--resume: no checkpoint-* folder in {output_dir}.")
+        logger.info("Resuming from %s", last_checkpoint)
+    elif output_dir.is_dir() and get_last_checkpoint(str(output_dir)) is not None:
+        raise FileExistsError(f"{output_dir} already holds checkpoints: pass --resume, or another --output_dir.")
+
+    tokenizer_source = args.tokenizer or args.model_name_or_path
+    if tokenizer_source is None:
+        raise SystemExit("bioalbert pretrain: pass --tokenizer DIR (or --model_name_or_path with a tokenizer).")
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    if args.model_name_or_path:
+        model = BioAlbertForPreTraining.from_pretrained(args.model_name_or_path)
+    else:
+        model = init_model(
+            tokenizer, args.preset or recipe.preset, training_args.seed, max_position_embeddings=max(512, max_seq_length)
+        )
+
+    with training_args.main_process_first(desc="pretraining data"):
+        documents = load_documents(
+            [] if args.dataset_name else corpus_files(args, recipe),
+            args.dataset_name,
+            args.dataset_config_name,
+            args.text_column,
+            cache_dir=args.data_cache_dir,
+        )
+        n_heldout = min(args.validation_documents, len(documents) // 10)
+        eval_dataset = None
+        if n_heldout > 0:
+            split = documents.train_test_split(test_size=n_heldout, seed=training_args.seed)
+            documents = split["train"]
+        build = dict(
+            tokenizer=tokenizer,
+            max_seq_length=max_seq_length,
+            seed=training_args.seed,
+            short_seq_prob=args.short_seq_prob,
+            num_proc=args.preprocessing_num_workers,
+            cache_dir=args.data_cache_dir,
+        )
+        train_dataset = build_pretraining_dataset(documents, **build)
+        if n_heldout > 0:
+            eval_dataset = build_pretraining_dataset(split["test"], **build)
+            eval_dataset = eval_dataset.select(range(min(args.max_eval_examples, len(eval_dataset))))
+    if eval_dataset is None:
+        training_args.eval_strategy = "no"
+    logger.info("%d training examples of up to %d pieces; %s held-out", len(train_dataset), max_seq_length,
+                len(eval_dataset) if eval_dataset is not None else 0)
+
+    collate = dict(tokenizer=tokenizer, mlm_probability=args.mlm_probability, max_ngram=args.max_ngram,
+                   pad_to_multiple_of=8)
+    trainer = PretrainingTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=NgramMaskingCollator(**collate),
+        processing_class=tokenizer,
+        callbacks=[WallClockBudget(args.max_train_minutes)] if args.max_train_minutes else None,
+        eval_data_collator=NgramMaskingCollator(**collate, seed=training_args.seed),
+    )
+
+    result = trainer.train(resume_from_checkpoint=last_checkpoint)
+    trainer.save_model()
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(output_dir)
+        history = trainer.state.log_history
+        last = {k: v for entry in history for k, v in entry.items() if "accuracy" in k or k.endswith("_loss")}
+        summary = {
+            "variant": args.variant,
+            "recipe": recipe.to_dict(),
+            "trained_on": recipe.trained_on,
+            "corpus_files": [str(p) for p in ([] if args.dataset_name else corpus_files(args, recipe))],
+            "dataset_name": args.dataset_name,
+            "train_examples": len(train_dataset),
+            "max_seq_length": max_seq_length,
+            "global_step": trainer.state.global_step,
+            "max_steps": training_args.max_steps,
+            "train_batch_size_global": training_args.train_batch_size
+            * training_args.gradient_accumulation_steps
+            * training_args.world_size,
+            "epochs": trainer.state.epoch,
+            "tokens_seen_non_padding": trainer.state.num_input_tokens_seen,
+            "wall_minutes_this_session": round((time.time() - started) / 60, 2),
+            "max_train_minutes": args.max_train_minutes,
+            "train_runtime_s": result.metrics.get("train_runtime"),
+            "final": last,
+            "torch": torch.__version__,
+            "log_history": history,
+        }
+        (output_dir / "pretraining_metrics.json").write_text(json.dumps(summary, indent=2))
+        plot_curves(history, output_dir / "pretraining_curves.png")
+        logger.info("Saved model, tokenizer, pretraining_metrics.json and pretraining_curves.png to %s", output_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Named pretraining recipes: the four release variants and `tiny-*` versions that finish on a 2-core CPU.
+
+A recipe fixes the model size, the corpus (globs relative to the data folder), the sequence length, batch,
+optimizer and schedule; `bioalbert pretrain --variant NAME` uses it and any flag overrides a field. `trained_on`
+says honestly what the corpus here is: the model card copies it, and must never claim PubMed-scale pretraining.
+
+Corpus specs. The original BioALBERT variants were trained on PubMed abstracts (4.5B words) and PubMed + PMC
+full-text articles (4.5B + 13.5B words). The shared corpus here (`<data>/corpus/README.md`) holds about 4M words of
+PubMed-style abstracts (`pubmed*`, GENIA) and 13M words of PMC-style full text (`pmc_*`): three orders of magnitude
+less. The two tokenised benchmark-train-text files are in neither spec, so no benchmark text is pretrained on.
+
+Optimizers. ALBERT pretrained base/large with LAMB at batch 4096. DeepSpeed ZeRO partitions optimizer state and
+supports only Adam-family optimizers under it (LAMB's per-layer trust ratio needs the whole, unpartitioned layer;
+`deepspeed.runtime.zero.utils.ZERO_SUPPORTED_OPTIMIZERS`), so the GPU recipes use AdamW at batch 4096 with a
+RoBERTa-style large-batch schedule (lower peak lr than LAMB's, longer warmup). The tiny CPU recipes use AdamW at
+batch 64, where LAMB has no advantage.
+"""
+
+from dataclasses import asdict, dataclass
+
+PUBMED = ("corpus/pubmed*.txt.gz", "corpus/genia_abstracts_tokenized.txt.gz")  # pubmed* covers pubmedqa_pqal too
+PMC = ("corpus/pmc_*.txt.gz",)
+
+PUBMED_HERE = (
+    "the PubMed-style abstracts of the shared corpus: PubMedQA PQA-L, GENIA, OHSUMED, SYNERGY/OpenAlex and "
+    "Medical-Abstracts-TC abstracts, about 4.0M words"
+)
+PMC_HERE = "full-text articles from eLife, PLOS and CRAFT (PMC open access), about 12.9M words"
+NOT_PUBMED_SCALE = (
+    " This is about 0.1% of the PubMed (4.5B words) / PMC (13.5B words) text the original BioALBERT used: "
+    "do not describe this model as PubMed-scale pretrained."
+)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    preset: str  # BioAlbertConfig preset: tiny, base, large
+    corpus: tuple[str, ...]  # globs relative to the data folder
+    corpus_spec: str  # "pubmed" or "pubmed-pmc"
+    max_seq_length: int
+    per_device_batch_size: int
+    gradient_accumulation_steps: int
+    learning_rate: float
+    max_steps: int
+    warmup_steps: int
+    optimizer: str  # a TrainingArguments `optim` name; under DeepSpeed the JSON's optimizer block wins
+    weight_decay: float
+    eval_steps: int  # held-out MLM/SOP accuracy every N steps
+    save_steps: int  # checkpoint every N steps (what --resume continues from)
+    trained_on: str
+    hardware: str
+
+    def global_batch_size(self, world_size: int = 1) -> int:
+        return self.per_device_batch_size * self.gradient_accumulation_steps * world_size
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _gpu_recipe(size: str, spec: str) -> Recipe:
+    corpus = PUBMED if spec == "pubmed" else PUBMED + PMC
+    text = PUBMED_HERE if spec == "pubmed" else f"{PUBMED_HERE}, plus {PMC_HERE}"
+    large = size == "large"
+    return Recipe(
+        name=f"{size}-{spec}",
+        preset=size,
+        corpus=corpus,
+        corpus_spec=spec,
+        max_seq_length=512,
+        # 8 GPUs x 64 x 8 accumulation = 4096 sequences per step, ALBERT's batch; large: 8 x 32 x 16.
+        per_device_batch_size=32 if large else 64,
+        gradient_accumulation_steps=16 if large else 8,
+        learning_rate=4e-4 if large else 6e-4,
+        max_steps=125_000,
+        warmup_steps=10_000,
+        optimizer="adamw_torch_fused",
+        weight_decay=0.01,
+        eval_steps=2000,
+        save_steps=2000,
+        trained_on=f"Recipe for {text}; at 512 pieces x 4096 x 125k steps it makes many passes over this "
+        f"small corpus.{NOT_PUBMED_SCALE}",
+        hardware="8 GPUs (1 node x 8) or more; bf16",
+    )
+
+
+def _tiny_recipe(spec: str) -> Recipe:
+    corpus = PUBMED if spec == "pubmed" else PUBMED + PMC
+    text = PUBMED_HERE if spec == "pubmed" else f"{PUBMED_HERE}, plus {PMC_HERE}"
+    return Recipe(
+        name=f"tiny-{spec}",
+        preset="tiny",
+        corpus=corpus,
+        corpus_spec=spec,
+        max_seq_length=128,
+        # A step of 32 x 128 pieces takes about 4 s on 2 shared CPU cores: 600 steps fit a 45-minute budget.
+        per_device_batch_size=32,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-3,
+        max_steps=600,
+        warmup_steps=60,
+        optimizer="adamw_torch",
+        weight_decay=0.01,
+        eval_steps=50,
+        save_steps=100,
+        trained_on=f"The tiny (4-layer, hidden 256) BioALBERT pretrained on a 2-core CPU for a fixed wall-clock "
+        f"budget on {text}; sequences of 128 pieces, batch 32, at most 600 steps (about 2.5M pieces): a small fraction of one epoch.{NOT_PUBMED_SCALE}",
+        hardware="CPU (2 cores), about 45 minutes",
+    )
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        _tiny_recipe("pubmed"),
+        _tiny_recipe("pubmed-pmc"),
+        _gpu_recipe("base", "pubmed"),
+        _gpu_recipe("base", "pubmed-pmc"),
+        _gpu_recipe("large", "pubmed"),
+        _gpu_recipe("large", "pubmed-pmc"),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"Unknown pretraining variant {name!r}; choose one of {sorted(RECIPES)}.")
+    return RECIPES[name]
+
+
+__all__ = ["RECIPES", "Recipe", "get_recipe"]
