@@ -1,0 +1,350 @@
+"""Fine-tunes a BioALBERT checkpoint for BioNER with the transformers `Trainer`, keeps the best checkpoint by dev
+entity F1, evaluates it on test, and repeats over seeds (mean and standard deviation go to the results file).
+
+    bioalbert finetune --model runs/tiny-random --dataset ncbi_disease --output-dir runs/ner-ncbi \
+        --num-train-epochs 5 --seeds 13 42
+
+Layout of `--output-dir`: `seed-<seed>/` holds that seed's checkpoints, its best model, `run.json` (dev and test
+scores) and `test_predictions.tsv`; the best seed's model (by dev entity F1) is copied to the top folder together
+with the tokenizer and `bioalbert_finetune.json`, so that `AutoModelForTokenClassification.from_pretrained` and
+`pipeline("ner")` load it directly. `--resume` continues an interrupted run: finished seeds are kept, an
+unfinished one restarts from its last complete checkpoint.
+"""
+
+import json
+import logging
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset
+from torch.utils.data import SequentialSampler
+from transformers import (
+    AutoConfig,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    HfArgumentParser,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+
+import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
+
+from .bioner_data import load_bioner
+from .ner_metric import compute_ner_metrics
+from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
+from .results import write_result
+
+logger = logging.getLogger(__name__)
+INFO_FILE = "bioalbert_finetune.json"  # what the model in a folder was trained on; read by `bioalbert evaluate`
+
+
+@dataclass
+class ModelArguments:
+    model: str = field(metadata={"help": "BioALBERT folder or Hub id to fine-tune (any BioAlbert checkpoint)."})
+    max_seq_length: int = field(
+        default=128,
+        metadata={"help": "Pieces per window (with [CLS]/[SEP]); longer sentences are split into windows, no word is dropped."},
+    )
+    window_stride: int = field(default=32, metadata={"help": "Pieces of context that consecutive windows share."})
+
+
+@dataclass
+class DataArguments:
+    dataset: str | None = field(
+        default=None,
+        metadata={"help": "Benchmark name (ncbi_disease, bc5cdr_chem, ...), a folder of CoNLL/TSV files, or a Hub dataset id."},
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "Folder holding bioner/<name>/ (default: $BIOALBERT_DATA, ../shared/data)."})
+    train_file: str | None = field(default=None, metadata={"help": "Training file (token TAB tag, IOB2)."})
+    validation_file: str | None = field(default=None, metadata={"help": "Dev file, used to pick the best checkpoint."})
+    test_file: str | None = field(default=None, metadata={"help": "Test file, evaluated once with the best checkpoint."})
+    repair_iob: bool = field(default=False, metadata={"help": "Read an I-X that starts an entity as B-X instead of failing."})
+    max_train_sentences: int | None = field(default=None, metadata={"help": "Use only the first N training sentences."})
+    max_eval_sentences: int | None = field(default=None, metadata={"help": "Use only the first N dev sentences."})
+    max_test_sentences: int | None = field(default=None, metadata={"help": "Use only the first N test sentences."})
+
+
+@dataclass
+class RunArguments:
+    seeds: list[int] = field(default_factory=lambda: [42], metadata={"help": "One fine-tuning run per seed."})
+    resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in --output-dir."})
+    model_name: str | None = field(default=None, metadata={"help": "Name in results/<name>/ (default: the output folder's name)."})
+    results_dir: str = field(default="results", metadata={"help": "Where results/<model>/<dataset>.json goes."})
+
+
+@dataclass
+class NerTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with defaults for BioNER: evaluate and save every epoch, keep the best by dev entity F1."""
+
+    output_dir: str = field(default=None, metadata={"help": "Where checkpoints and the best model are saved."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate on dev (no, steps, epoch)."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint (no, steps, epoch, best)."})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the checkpoint with the best dev score."})
+    metric_for_best_model: str = field(default="entity_f1", metadata={"help": "Dev metric that picks the best checkpoint."})
+    greater_is_better: bool = field(default=True, metadata={"help": "Whether a larger metric_for_best_model is better."})
+    save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept (the best one is always kept)."})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch size."})
+    per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size."})
+    learning_rate: float = field(default=5e-5, metadata={"help": "Peak learning rate."})
+    warmup_steps: float = field(default=0.1, metadata={"help": "Warmup steps (int) or fraction of all steps (float < 1)."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+    logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
+    train_sampling_strategy: str = field(
+        default="group_by_length", metadata={"help": "random, sequential, group_by_length (less padding), batch_rebalance."}
+    )
+
+
+def parse_args(argv):
+    parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, NerTrainingArguments))
+    model_args, data_args, run_args, training_args = parser.parse_args_into_dataclasses(argv)
+    if training_args.output_dir is None:
+        parser.error("--output-dir is required")
+    return model_args, data_args, run_args, training_args
+
+
+def load_data(data_args):
+    raw = load_bioner(
+        data_args.dataset, data_args.data_dir, data_args.train_file, data_args.validation_file,
+        data_args.test_file, data_args.repair_iob,
+    )
+    limits = {"train": data_args.max_train_sentences, "validation": data_args.max_eval_sentences,
+              "test": data_args.max_test_sentences}
+    for split, limit in limits.items():
+        if split in raw and limit is not None:
+            raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
+    return raw
+
+
+def dataset_name(data_args) -> str:
+    if data_args.dataset:
+        return Path(data_args.dataset).name if Path(data_args.dataset).exists() else data_args.dataset.replace("/", "__")
+    return Path(data_args.train_file or data_args.test_file).parent.name or "custom"
+
+
+class WindowedSplit:
+    """One split cut into model windows, and the bookkeeping to stitch window predictions back to its words."""
+
+    def __init__(self, split, tokenizer, max_length, stride):
+        self.sentences, self.tag_ids = split["tokens"], split["ner_tags"]
+        self.label_names = split.features["ner_tags"].feature.names
+        counts = piece_counts(tokenizer, self.sentences)
+        self.windows = make_windows(counts, max_length - tokenizer.num_special_tokens_to_add(), stride)
+        features, _ = encode_windows(tokenizer, self.sentences, self.windows, max_length, self.tag_ids, counts)
+        self.dataset = Dataset.from_list(features)
+
+    def gold_tags(self) -> list[list[str]]:
+        return [[self.label_names[i] for i in tags] for tags in self.tag_ids]
+
+    def compute_metrics(self, eval_prediction) -> dict:
+        """Trainer metric: dev scores per word (stitched over windows), not per window piece."""
+        predicted_ids, label_ids = eval_prediction.predictions, eval_prediction.label_ids
+        window_tags = [
+            [self.label_names[i] for i in predicted[labels != IGNORE_INDEX]]
+            for predicted, labels in zip(predicted_ids, label_ids)
+        ]
+        predictions = stitch(self.windows, window_tags, [len(words) for words in self.sentences])
+        metrics = compute_ner_metrics(self.gold_tags(), predictions)
+        return {key: value for key, value in metrics.items() if key != "per_type"}
+
+
+class NerTrainer(Trainer):
+    """Evaluates windows in dataset order: `WindowedSplit.compute_metrics` stitches predictions back to words by
+    position, and transformers 5 applies `train_sampling_strategy="group_by_length"` to evaluation as well."""
+
+    def _get_eval_sampler(self, eval_dataset):
+        return SequentialSampler(eval_dataset)
+
+
+def argmax_logits(logits, labels):
+    return logits.argmax(-1)  # keeps only the predicted ids in memory during evaluation
+
+
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint that was fully written. `transformers.trainer_utils.get_last_checkpoint` takes the
+    highest-numbered folder even when a kill interrupted its saving; `trainer_state.json` is written last."""
+    complete = [path for path in folder.glob("checkpoint-*") if (path / "trainer_state.json").is_file()]
+    return max(complete, key=lambda path: int(path.name.split("-")[1]), default=None)
+
+
+def write_predictions(path: Path, sentences, gold, predicted):
+    with open(path, "w", encoding="utf-8") as handle:
+        for words, gold_tags, predicted_tags in zip(sentences, gold, predicted):
+            handle.writelines(f"{w}\t{g}\t{p}\n" for w, g, p in zip(words, gold_tags, predicted_tags))
+            handle.write("\n")
+
+
+def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, dev, test, resume, callbacks=()):
+    """Fine-tunes with one seed in `output_dir`, returns the run's record (also saved as `run.json`)."""
+    output_dir = Path(training_args.output_dir)
+    record_path = output_dir / "run.json"
+    if resume and record_path.is_file():
+        logger.info("Seed %d already finished in %s; keeping it", seed, output_dir)
+        return json.loads(record_path.read_text())
+    checkpoint = last_complete_checkpoint(output_dir) if output_dir.is_dir() else None
+    if checkpoint is not None and not resume:
+        raise FileExistsError(
+            f"{output_dir} already holds checkpoints ({checkpoint.name}): pass --resume to continue that run, "
+            f"or choose another --output-dir"
+        )
+    set_seed(seed)  # before the model, so that the new classifier head is seeded too
+    model = AutoModelForTokenClassification.from_pretrained(
+        model_args.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    trainer = NerTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train.dataset,
+        eval_dataset=dev.dataset,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=dev.compute_metrics,
+        preprocess_logits_for_metrics=argmax_logits,
+        callbacks=list(callbacks),
+    )
+    started = time.perf_counter()
+    train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_time = time.perf_counter() - started
+    trainer.save_model(str(output_dir))  # the best checkpoint's weights (load_best_model_at_end), with tokenizer
+    dev_metrics = trainer.evaluate()
+    record = {
+        "seed": seed,
+        "global_step": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "resumed_from": str(checkpoint) if checkpoint else None,
+        "train_wall_time_s": round(train_time, 1),
+        "train_loss": train_output.training_loss,
+        "dev": {key.removeprefix("eval_"): value for key, value in dev_metrics.items()},
+    }
+    if test is not None:
+        started = time.perf_counter()
+        predictions = predict_words(trainer.model, tokenizer, test.sentences, training_args.per_device_eval_batch_size,
+                                    model_args.max_seq_length, model_args.window_stride)
+        record["test"] = compute_ner_metrics(test.gold_tags(), predictions)
+        record["test_wall_time_s"] = round(time.perf_counter() - started, 1)
+        write_predictions(output_dir / "test_predictions.tsv", test.sentences, test.gold_tags(), predictions)
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Mean and standard deviation over seeds of the test scores, in the results-file schema."""
+    tests = [run["test"] for run in runs]
+    summary = {}
+    for level in ("entity", "token"):
+        f1, f1_std = mean_std([test[f"{level}_f1"] for test in tests])
+        summary[level] = {
+            "f1": f1, "f1_std": f1_std,
+            "precision": statistics.fmean(test[f"{level}_precision"] for test in tests),
+            "recall": statistics.fmean(test[f"{level}_recall"] for test in tests),
+        }
+    types = sorted({entity for test in tests for entity in test["per_type"]})
+    summary["per_type"] = {
+        entity: {
+            **{key: statistics.fmean(test["per_type"].get(entity, {}).get(key, 0.0) for test in tests)
+               for key in ("precision", "recall", "f1")},
+            "number": max(test["per_type"].get(entity, {}).get("number", 0) for test in tests),
+        }
+        for entity in types
+    }
+    return summary
+
+
+def copy_model_files(source: Path, target: Path):
+    for path in source.iterdir():
+        if path.is_file() and path.name not in ("run.json", "test_predictions.tsv", "training_args.bin"):
+            shutil.copy2(path, target / path.name)
+
+
+def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
+    """The whole job; returns the results record (written to results/<model>/<dataset>.json when there is a
+    test split). `callbacks` are extra `TrainerCallback`s (the resume test uses one to interrupt training)."""
+    started = time.perf_counter()
+    raw = load_data(data_args)
+    for needed in ("train", "validation"):
+        if needed not in raw:
+            raise ValueError(f"Fine-tuning needs a {needed} split; the data has only {list(raw)}")
+    labels = raw["train"].features["ner_tags"].feature.names
+    tokenizer = AutoTokenizer.from_pretrained(model_args.model)
+    position_limit = AutoConfig.from_pretrained(model_args.model).max_position_embeddings
+    model_args = replace(model_args, max_seq_length=min(model_args.max_seq_length, position_limit))
+    windowed = {
+        split: WindowedSplit(raw[split], tokenizer, model_args.max_seq_length, model_args.window_stride)
+        for split in raw
+    }
+    for split, data in windowed.items():
+        logger.info("%s: %d sentences -> %d windows", split, len(data.sentences), len(data.windows))
+    output_dir = Path(training_args.output_dir)
+    runs = []
+    for seed in run_args.seeds:
+        seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed)
+        runs.append(train_one_seed(seed, model_args, seed_args, tokenizer, labels, windowed["train"],
+                                   windowed["validation"], windowed.get("test"), run_args.resume, callbacks))
+        logger.info("Seed %d: dev entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
+
+    best = max(runs, key=lambda record: record["dev"]["entity_f1"])
+    copy_model_files(output_dir / f"seed-{best['seed']}", output_dir)
+    name = dataset_name(data_args)
+    info = {"base_model": model_args.model, "dataset": name, "labels": labels, "seeds": run_args.seeds,
+            "best_seed": best["seed"], "max_seq_length": model_args.max_seq_length,
+            "window_stride": model_args.window_stride}
+    (output_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+
+    result = {
+        "model": run_args.model_name or output_dir.name,
+        "model_path": str(output_dir),
+        "base_model": model_args.model,
+        "dataset": name,
+        "split": "test",
+        "seeds": run_args.seeds,
+        "runs": [
+            {"seed": r["seed"], "dev_entity_f1": r["dev"]["entity_f1"], "dev_token_f1": r["dev"]["token_f1"],
+             **({"entity_f1": r["test"]["entity_f1"], "token_f1": r["test"]["token_f1"]} if "test" in r else {}),
+             "epochs": r["epochs"], "global_step": r["global_step"], "train_wall_time_s": r["train_wall_time_s"]}
+            for r in runs
+        ],
+        "training": {
+            "epochs": training_args.num_train_epochs,
+            "learning_rate": training_args.learning_rate,
+            "batch_size": training_args.per_device_train_batch_size,
+            "max_seq_length": model_args.max_seq_length,
+            "train_sentences": len(windowed["train"].sentences),
+            "train_windows": len(windowed["train"].windows),
+            "train_wall_time_s": round(sum(r["train_wall_time_s"] for r in runs), 1),
+        },
+        "wall_time_s": round(time.perf_counter() - started, 1),
+    }
+    if "test" in windowed:
+        result.update(summarize(runs))
+        path = write_result(result, run_args.results_dir)
+        logger.info("Results written to %s", path)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    model_args, data_args, run_args, training_args = parse_args(argv)
+    result = run(model_args, data_args, run_args, training_args)
+    if "entity" in result:
+        print(
+            f"{result['dataset']}: test entity F1 {100 * result['entity']['f1']:.2f} "
+            f"(±{100 * result['entity']['f1_std']:.2f}), token F1 {100 * result['token']['f1']:.2f} "
+            f"(±{100 * result['token']['f1_std']:.2f}) over seeds {run_args.seeds}; model in {training_args.output_dir}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
