@@ -31,9 +31,9 @@ CITATION_BIBTEX = """@article{naseem2022bioalbert,
   doi     = {10.1186/s12859-022-04688-w}
 }"""
 
-# Files a training run may leave in its output folder: ours first, then what transformers' Trainer writes
-# (`trainer.save_state()` -> trainer_state.json, `trainer.save_metrics("train", ...)` -> train_results.json).
-TRAINING_METADATA_FILES = ("training_info.json", "trainer_state.json", "train_results.json", "all_results.json")
+# Files a training run may leave in its output folder, most trusted first: `bioalbert pretrain`'s summary, then what
+# transformers' Trainer writes (`trainer.save_state()` -> trainer_state.json, `save_metrics` -> train_results.json).
+TRAINING_METADATA_FILES = ("pretraining_metrics.json", "trainer_state.json", "train_results.json", "all_results.json")
 
 
 def templates_dir() -> Path:
@@ -75,7 +75,7 @@ def read_training_metadata(model_dir: Path) -> dict:
     Keys are left out when no file records them. `sources` lists the files read.
     """
     facts: dict = {"sources": []}
-    for name in reversed(TRAINING_METADATA_FILES):  # ours last, so it wins where files disagree
+    for name in reversed(TRAINING_METADATA_FILES):  # most trusted last, so it wins where files disagree
         path = model_dir / name
         if not path.is_file():
             continue
@@ -95,19 +95,23 @@ def read_training_metadata(model_dir: Path) -> dict:
         elif name in ("train_results.json", "all_results.json"):
             if "train_runtime" in data:
                 facts["train_wall_time_s"] = data["train_runtime"]
-        else:  # training_info.json, written by bioalbert's own jobs
-            machine = data.get("machine") or data.get("hardware") or {}
+        else:  # pretraining_metrics.json, written by `bioalbert pretrain`
+            recipe = data.get("recipe")
+            facts["recipe"] = data.get("variant") or (recipe.get("name") if isinstance(recipe, dict) else recipe)
+            if isinstance(recipe, dict) and recipe.get("hardware"):
+                facts["planned_hardware"] = recipe["hardware"]
+            machine = data.get("machine")
             if isinstance(machine, dict):
-                facts["gpu"] = machine.get("gpu")
-                facts["cpu_count"] = machine.get("cpu_count")
-                facts["hardware_known"] = True
-            elif isinstance(machine, str):
-                facts["hardware"] = machine
-                facts["hardware_known"] = True
-            for key in ("recipe", "trained_on", "corpus", "corpus_words", "steps", "max_steps", "tokens_seen",
-                        "train_wall_time_s", "converted_from", "seed"):
-                if data.get(key) is not None:
-                    facts[key] = data[key]
+                facts.update(gpu=machine.get("gpu"), cpu_count=machine.get("cpu_count"), hardware_known=True)
+            facts.update(
+                trained_on=data.get("trained_on"),
+                steps=data.get("global_step"),
+                max_steps=data.get("max_steps"),
+                epochs=data.get("epochs"),
+                tokens_seen=data.get("tokens_seen_non_padding") or data.get("tokens_seen"),
+                train_wall_time_s=data.get("train_runtime_s"),
+                converted_from=data.get("converted_from"),
+            )
     return {key: value for key, value in facts.items() if value is not None}
 
 
@@ -153,7 +157,11 @@ def pretraining_lines(facts: dict, recipe_text: str | None) -> list[str]:
         of = f" of {facts['max_steps']:,} planned" if facts.get("max_steps") else ""
         lines.append(f"Optimisation steps: {facts['steps']:,}{of}.")
     lines.append(f"Tokens seen: {facts['tokens_seen']:,}." if facts.get("tokens_seen") else "Tokens seen: not recorded.")
+    if facts.get("epochs") is not None:
+        lines.append(f"Passes over the corpus: {facts['epochs']:.2f} epochs.")
     hardware = _hardware(facts)
+    if hardware is None and facts.get("planned_hardware"):
+        hardware = f"not recorded by the run (the recipe plans {facts['planned_hardware']})"
     wall = _hours(facts["train_wall_time_s"]) if facts.get("train_wall_time_s") is not None else None
     lines.append(f"Wall time: {wall or 'not recorded'}; hardware: {hardware or 'not recorded'}.")
     lines.append("Recorded in the model folder's " + ", ".join(f"`{name}`" for name in facts["sources"]) + ".")

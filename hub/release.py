@@ -26,6 +26,7 @@ OPTIONAL_FILES = ("special_tokens_map.json", "spiece.model")
 REMOTE_CODE_FILES = ("configuration_bioalbert.py", "modeling_bioalbert.py")
 GENERATED_FILES = ("README.md", ".gitattributes")
 MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + GENERATED_FILES
+FINETUNE_INFO = "bioalbert_finetune.json"
 SIZE_FIELDS = ("hidden_size", "num_hidden_layers", "embedding_size", "num_attention_heads", "intermediate_size")
 
 # The Hub's default rules, so that weights and tokenizer models are stored as large files wherever the repo is cloned.
@@ -177,6 +178,9 @@ def stage(
         raise ReleaseError(f"{out} exists and is not empty; pass --overwrite to replace it")
 
     kind = "ner" if "BioAlbertForTokenClassification" in (config.get("architectures") or []) else "pretrained"
+    finetune_info = model_dir / FINETUNE_INFO  # `bioalbert finetune` records the benchmark it trained on
+    if kind == "ner" and dataset is None and finetune_info.is_file():
+        dataset = json.loads(finetune_info.read_text(encoding="utf-8")).get("dataset")
     org = org or cards.load_variants()["hub_org"]
     repo_id = f"{org}/{out.name}"
     results_name = results_name or variant["recipe"]

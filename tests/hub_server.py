@@ -5,6 +5,7 @@
     POST /api/validate-yaml                              -> {"errors": [], "warnings": []}
     POST /api/{type}s/{namespace}/{name}/preupload/{rev} -> every file "regular"
     POST /api/{type}s/{namespace}/{name}/commit/{rev}    -> ndjson body, files inline as base64
+    GET  /api/agent-harnesses                            -> an empty registry (the client's telemetry, not recorded)
 
 Answering "regular" to preupload keeps every file inline in the commit body, so the server sees the exact
 bytes without implementing the Xet/LFS storage protocols (the real Hub answers "lfs" for weights, which
@@ -60,6 +61,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def do_GET(self):
+        if self.path == "/api/agent-harnesses":
+            # huggingface_hub's best-effort user-agent telemetry registry; not part of the upload.
+            return self._reply(200, {"standardEnvVars": [], "harnesses": {}})
         self.hub.requests.append(("GET", self.path))
         self.hub.unexpected.append(("GET", self.path))
         self._reply(404, {"error": f"fake hub: no route for GET {self.path}"})

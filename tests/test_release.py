@@ -1,0 +1,281 @@
+"""`bioalbert release stage` and `push`: a staged folder is a complete Hub model repo (it loads where this package
+cannot be imported), its card carries the results file's numbers, and push sends exactly the staged bytes to a
+Hub-compatible server (tests/hub_server.py) and fails loudly without touching the folder."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from hub_server import serve
+from huggingface_hub import ModelCard
+
+from bioalbert.hub import release
+from bioalbert.modeling import AUTO_MAP
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "hf_test_token_for_the_fake_hub"
+SENTENCE = "Germline mutations in BRCA1 cause hereditary breast and ovarian cancer ."
+REPO_FILES = {
+    ".gitattributes", "README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+    "configuration_bioalbert.py", "modeling_bioalbert.py",
+}
+
+
+def stage(*args: str) -> int:
+    return release.main(["stage", *map(str, args)])
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def staged_pretrained(tmp_path_factory, micro_pretrained_dir) -> Path:
+    """The micro pretrained model (random weights, no results) staged for the namespace `testorg`."""
+    out = tmp_path_factory.mktemp("release") / "bioalbert-tiny-pubmed"
+    assert stage("--model", micro_pretrained_dir, "--variant", "bioalbert-tiny-pubmed", "--out", out,
+                 "--org", "testorg", "--results-dir", out.parent / "no-results") == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def ner_model(tmp_path_factory, micro_pretrained_dir) -> tuple[Path, Path]:
+    """The micro model fine-tuned by `bioalbert finetune` on 100 NCBI-disease sentences; its results file is real."""
+    from bioalbert.training import finetune
+
+    root = tmp_path_factory.mktemp("ner")
+    model_dir, results_dir = root / "micro-ner", root / "results"
+    finetune.main([
+        "--model", str(micro_pretrained_dir), "--dataset", "ncbi_disease", "--output-dir", str(model_dir),
+        "--max-train-sentences", "100", "--max-eval-sentences", "20", "--max-test-sentences", "40",
+        "--num-train-epochs", "4", "--per-device-train-batch-size", "8", "--learning-rate", "5e-3",
+        "--seeds", "13", "--results-dir", str(results_dir), "--model-name", "micro-ner",
+        "--eval-strategy", "no", "--save-strategy", "no", "--load-best-model-at-end", "false", "--report-to", "none",
+    ])
+    return model_dir, results_dir
+
+
+@pytest.fixture(scope="module")
+def staged_ner(tmp_path_factory, ner_model) -> Path:
+    model_dir, results_dir = ner_model
+    out = tmp_path_factory.mktemp("release") / "bioalbert-tiny-pubmed-ncbi-disease"
+    assert stage("--model", model_dir, "--variant", "bioalbert-tiny-pubmed", "--out", out,
+                 "--results-dir", results_dir, "--results-name", "micro-ner") == 0
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------- stage
+
+
+@pytest.mark.slow
+def test_staged_ner_folder_is_exactly_a_model_repo(staged_ner, ner_model):
+    import bioalbert.modeling
+
+    model_dir, _ = ner_model
+    assert {path.name for path in staged_ner.iterdir()} == REPO_FILES
+    assert json.loads((staged_ner / "config.json").read_text())["auto_map"] == AUTO_MAP
+    assert (staged_ner / "model.safetensors").read_bytes() == (model_dir / "model.safetensors").read_bytes()
+    code_dir = Path(bioalbert.modeling.__file__).parent
+    for name in ("configuration_bioalbert.py", "modeling_bioalbert.py"):
+        assert (staged_ner / name).read_bytes() == (code_dir / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_card_model_index_parses_back_to_the_results_file(staged_ner, ner_model):
+    _, results_dir = ner_model
+    result = json.loads((results_dir / "micro-ner" / "ncbi_disease.json").read_text())
+    card = ModelCard.load(staged_ner / "README.md")
+
+    assert card.data.pipeline_tag == "token-classification"
+    assert card.data.library_name == "transformers" and card.data.license and card.data.language == "en"
+    assert card.data.base_model == "bioalbert/bioalbert-tiny-pubmed"
+    assert card.data.datasets == ["bigbio/ncbi_disease"] and card.data.widget
+    measured = {(r.dataset_config, r.dataset_split, r.metric_type, r.metric_config): r.metric_value
+                for r in card.data.eval_results}
+    expected = {
+        ("ncbi_disease", "test", "f1", "entity"): result["entity"]["f1"],
+        ("ncbi_disease", "test", "precision", "entity"): result["entity"]["precision"],
+        ("ncbi_disease", "test", "recall", "entity"): result["entity"]["recall"],
+        ("ncbi_disease", "test", "f1", "token"): result["token"]["f1"],
+        **{("ncbi_disease", "test", "f1", f"entity:{name}"): scores["f1"] for name, scores in result["per_type"].items()},
+    }
+    assert measured == expected
+    # The body's table shows the same numbers, and the card says what kind of run this was.
+    assert f"{100 * result['token']['f1']:.2f}" in card.text
+    assert "tiny model trained on CPU" in card.text and "trust_remote_code=True" in card.text
+    assert "10.1186/s12859-022-04688-w" in card.text
+
+
+def test_card_without_results_says_not_evaluated(staged_pretrained):
+    card = ModelCard.load(staged_pretrained / "README.md")
+    assert "Not evaluated yet" in card.text
+    assert "model-index" not in card.content and not card.data.eval_results
+    assert "records no training metadata" in card.text  # the micro model was never pretrained: no claim made
+    assert card.data.pipeline_tag == "fill-mask" and "custom_code" in card.data.tags
+
+
+CLEAN_LOAD = """
+import importlib.util, json, sys
+sys.path.append({site!r})  # site-packages without its .pth files: the editable bioalbert finder is not installed
+assert importlib.util.find_spec("bioalbert") is None, "bioalbert is importable"
+from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+folder = {folder!r}
+model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=True)
+tokenizer = AutoTokenizer.from_pretrained(folder)
+logits = model(**tokenizer({sentence!r}, return_tensors="pt")).logits
+by_name = pipeline("ner", model=folder, trust_remote_code=True)
+entities = pipeline("ner", model=model, tokenizer=tokenizer)({sentence!r})
+print(json.dumps({{
+    "module": type(model).__module__, "pipeline_module": type(by_name.model).__module__,
+    "logits": logits.tolist(), "bioalbert_loaded": any(name.startswith("bioalbert") for name in sys.modules),
+    "entities": [{{"entity": e["entity"], "start": e["start"], "end": e["end"], "score": float(e["score"])}} for e in entities],
+}}))
+"""
+
+
+@pytest.mark.slow
+def test_staged_model_loads_where_bioalbert_cannot_be_imported(staged_ner, ner_model, tmp_path):
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    code = CLEAN_LOAD.format(site=sysconfig.get_paths()["purelib"], folder=str(staged_ner), sentence=SENTENCE)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"))  # a fresh remote-code module cache
+    # -I: no user site, no cwd on sys.path; -S: no site-packages .pth files (where the editable finder lives).
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded["module"].startswith("transformers_modules.") and not loaded["bioalbert_loaded"]
+    assert loaded["pipeline_module"].startswith("transformers_modules.")
+
+    # Same numbers as this package's own classes on the fine-tuned folder.
+    model_dir, _ = ner_model
+    model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    with torch.no_grad():
+        logits = model(**tokenizer(SENTENCE, return_tensors="pt")).logits
+    torch.testing.assert_close(torch.tensor(loaded["logits"]), logits, atol=1e-5, rtol=1e-5)
+    expected = pipeline("ner", model=model, tokenizer=tokenizer)(SENTENCE)
+    assert [(e["entity"], e["start"], e["end"]) for e in loaded["entities"]] == [
+        (e["entity"], e["start"], e["end"]) for e in expected
+    ]
+
+
+def test_stage_errors_name_the_missing_file(tmp_path, micro_pretrained_dir, capsys):
+    assert stage("--model", tmp_path / "nowhere", "--variant", "bioalbert-tiny-pubmed", "--out", tmp_path / "o") == 2
+    assert f"Model folder not found: {tmp_path / 'nowhere'}" in capsys.readouterr().err
+    for missing in ("model.safetensors", "tokenizer.json", "config.json"):
+        model = tmp_path / f"without-{missing}"
+        shutil.copytree(micro_pretrained_dir, model)
+        (model / missing).unlink()
+        assert stage("--model", model, "--variant", "bioalbert-tiny-pubmed", "--out", tmp_path / "o") == 2
+        assert str(model / missing) in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_stage_refuses_a_model_smaller_than_its_release_name(tmp_path, micro_pretrained_dir, capsys):
+    assert stage("--model", micro_pretrained_dir, "--variant", "bioalbert-base-pubmed", "--out", tmp_path / "o") == 2
+    assert "hidden_size is 64, but bioalbert-base-pubmed is a base model" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_stage_keeps_an_existing_folder_without_overwrite(staged_pretrained, micro_pretrained_dir, capsys):
+    before = snapshot(staged_pretrained)
+    assert stage("--model", micro_pretrained_dir, "--variant", "bioalbert-tiny-pubmed", "--out", staged_pretrained) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert snapshot(staged_pretrained) == before
+
+
+# ---------------------------------------------------------------------------------------------------------- push
+
+
+@pytest.fixture
+def hub():
+    hub, server = serve(TOKEN)
+    yield hub
+    server.shutdown()
+    server.server_close()
+
+
+def push(hub, *args, token: str | None = TOKEN, home: Path) -> subprocess.CompletedProcess:
+    """`bioalbert release push` in a subprocess: HF_ENDPOINT is read when huggingface_hub is imported."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "HUGGING"))}
+    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(home))  # HF_HOME: no token saved by a login on this machine
+    if token:
+        env["HF_TOKEN"] = token
+    return subprocess.run([sys.executable, "-m", "bioalbert.cli", "release", "push", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+def test_push_sends_exactly_the_staged_files(hub, staged_pretrained, tmp_path):
+    repo_id = f"testorg/{staged_pretrained.name}"
+    done = push(hub, "--folder", staged_pretrained, "--repo-id", repo_id, "--private", home=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert hub.repos == {("model", repo_id): {"private": True, "sdk": None}}
+    sent = hub.files[("model", repo_id)]
+    assert sent == {path.name: path.read_bytes() for path in staged_pretrained.iterdir()}
+    assert set(sent) == REPO_FILES
+    assert len(hub.commits) == 1 and hub.unexpected == []
+    assert hub.requests[0] == ("POST", "/api/repos/create")
+    assert "revision=" in done.stdout  # tells the user which commit to pin
+
+
+def test_push_failure_is_an_error_and_leaves_the_folder_intact(hub, staged_pretrained, tmp_path):
+    before = snapshot(staged_pretrained)
+    hub.fail_commits = True
+    done = push(hub, "--folder", staged_pretrained, "--repo-id", f"testorg/{staged_pretrained.name}", home=tmp_path)
+    assert done.returncode == 1
+    assert "failed" in done.stderr and "500" in done.stderr and "is unchanged" in done.stderr
+    assert hub.commit_attempts == 6  # huggingface_hub retried 5 times before giving up
+    assert hub.files[("model", f"testorg/{staged_pretrained.name}")] == {}
+    assert snapshot(staged_pretrained) == before
+
+
+def test_push_without_a_token_sends_nothing(hub, staged_pretrained, tmp_path):
+    done = push(hub, "--folder", staged_pretrained, "--repo-id", f"testorg/{staged_pretrained.name}", token=None,
+                home=tmp_path)
+    assert done.returncode == 2 and "No Hugging Face token" in done.stderr
+    assert hub.requests == []
+
+
+def test_dry_run_prints_every_file_and_sends_nothing(hub, staged_pretrained, tmp_path):
+    done = push(hub, "--folder", staged_pretrained, "--repo-id", f"testorg/{staged_pretrained.name}", "--dry-run",
+                home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert hub.requests == []
+    assert f"Would create model repo testorg/{staged_pretrained.name}" in done.stdout
+    for path in staged_pretrained.iterdir():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"{path.stat().st_size:,} bytes  sha256 {digest}" in done.stdout
+
+
+def test_push_refuses_a_folder_that_is_not_staged(hub, staged_pretrained, tmp_path):
+    folder = tmp_path / "with-optimizer"
+    shutil.copytree(staged_pretrained, folder)
+    (folder / "optimizer.pt").write_bytes(b"not for the Hub")
+    done = push(hub, "--folder", folder, "--repo-id", f"testorg/{staged_pretrained.name}", home=tmp_path)
+    assert done.returncode == 2 and "optimizer.pt" in done.stderr
+    # A card staged for another namespace would point its loading code at the wrong repo.
+    done = push(hub, "--folder", staged_pretrained, "--repo-id", f"other/{staged_pretrained.name}", home=tmp_path)
+    assert done.returncode == 2 and "re-stage with --org" in done.stderr
+    assert hub.requests == []
+
+
+def test_push_a_space(hub, tmp_path):
+    space = tmp_path / "space"
+    space.mkdir()
+    (space / "README.md").write_text("---\ntitle: BioALBERT NER\nsdk: gradio\napp_file: app.py\n---\n\n# Demo\n")
+    (space / "app.py").write_text("import gradio as gr\n")
+    done = push(hub, "--folder", space, "--repo-id", "testorg/bioalbert-demo", "--repo-type", "space", home=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert hub.repos[("space", "testorg/bioalbert-demo")]["sdk"] == "gradio"
+    assert hub.files[("space", "testorg/bioalbert-demo")] == {
+        "README.md": (space / "README.md").read_bytes(), "app.py": (space / "app.py").read_bytes()
+    }
