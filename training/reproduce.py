@@ -1,0 +1,255 @@
+"""One command from raw text to the results table: tokenizer -> pretraining -> fine-tuning on every available
+benchmark (several seeds) -> evaluation -> spaCy peer baseline -> results table (markdown, JSON, PNG) -> staged
+release folders with generated cards.
+
+    bioalbert reproduce --recipe cpu-demo          # about 10 minutes on 2 CPU cores (`make reproduce`)
+    bioalbert reproduce --recipe cpu-full          # the best a 2-core CPU reaches in a few hours
+    bioalbert reproduce --recipe base-pubmed       # GPU recipes of the four release variants (see README)
+
+Every stage runs the same command a user would (`bioalbert train-tokenizer`, `pretrain`, `finetune`,
+`release stage`, `benchmarks/spacy_peer.py`) and is skipped when its output already exists and is valid, so an
+interrupted run continues where it stopped; training stages resume from their last checkpoint.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import HfArgumentParser
+
+from .datadir import resolve_data_dir
+from .report import BENCHMARKS, write_report
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class ReproduceRecipe:
+    name: str
+    description: str
+    variant: str  # pretraining recipe (training/recipes.py) and model-card variant suffix
+    tokenizer_flags: tuple[str, ...]
+    pretrain_flags: tuple[str, ...]
+    finetune_flags: tuple[str, ...]
+    seeds: tuple[int, ...]
+    peer_minutes: float | None  # spaCy's budget per dataset; None: the wall time our fine-tuning took there
+    random_baseline: bool  # also fine-tune the same model from random weights, to show what pretraining adds
+    pretrain_corpus: tuple[str, ...] = ()  # files relative to the data folder; empty: the variant's own corpus
+    minutes: dict = field(default_factory=dict)  # rough stage durations on the target hardware, for the ETA
+
+
+def _gpu(variant: str) -> ReproduceRecipe:
+    return ReproduceRecipe(
+        name=variant,
+        description=f"the {variant} release variant on 8 GPUs (launch pretraining with accelerate/DeepSpeed, see README)",
+        variant=variant,
+        tokenizer_flags=("--vocab-size", "30000"),
+        pretrain_flags=("--bf16", "true"),
+        finetune_flags=("--num-train-epochs", "20", "--learning-rate", "5e-5", "--per-device-train-batch-size", "32"),
+        seeds=(13, 42, 87),
+        peer_minutes=None,
+        random_baseline=False,
+    )
+
+
+RECIPES = {
+    recipe.name: recipe
+    for recipe in (
+        ReproduceRecipe(
+            name="cpu-demo",
+            description="a demonstration on 2 CPU cores: small tokenizer, 2 minutes of pretraining on a corpus "
+            "sample, one epoch on 1,500 training sentences per benchmark, full test sets; numbers are far from converged",
+            variant="tiny-pubmed-pmc",
+            tokenizer_flags=("--vocab-size", "8000", "--max-lines", "40000"),
+            pretrain_flags=("--max_train_minutes", "2", "--max_steps", "400", "--eval_steps", "100",
+                            "--save_steps", "100", "--validation_documents", "50"),
+            pretrain_corpus=("corpus/pubmedqa_pqal_abstracts.txt.gz", "corpus/pmc_craft_articles.txt.gz"),
+            finetune_flags=("--num-train-epochs", "1", "--learning-rate", "5e-4", "--max-train-sentences", "1500",
+                            "--max-eval-sentences", "500"),
+            seeds=(42,),
+            peer_minutes=0.5,
+            random_baseline=False,
+            minutes={"tokenizer": 0.5, "pretrain": 2.5, "finetune": 0.7, "peer": 0.6, "release": 0.2},
+        ),
+        ReproduceRecipe(
+            name="cpu-full",
+            description="the best a 2-core CPU reaches in a few hours: 16k tokenizer, the tiny model pretrained "
+            "for 45 minutes, 3 epochs per benchmark with 3 seeds, a random-init baseline, spaCy with the same budget",
+            variant="tiny-pubmed-pmc",
+            tokenizer_flags=("--vocab-size", "16000", "--max-lines", "200000"),
+            pretrain_flags=("--max_train_minutes", "45"),
+            finetune_flags=("--num-train-epochs", "3", "--learning-rate", "5e-4"),
+            seeds=(13, 42, 87),
+            peer_minutes=None,
+            random_baseline=True,
+            minutes={"tokenizer": 3, "pretrain": 47, "finetune": 25, "peer": 8, "release": 0.5},
+        ),
+        *(_gpu(v) for v in ("base-pubmed", "base-pubmed-pmc", "large-pubmed", "large-pubmed-pmc")),
+    )
+}
+
+
+@dataclass
+class ReproduceArguments:
+    recipe: str = field(default="cpu-demo", metadata={"help": f"One of: {', '.join(RECIPES)}."})
+    data_dir: str | None = field(default=None, metadata={"help": "Data folder (else $BIOALBERT_DATA, ../shared/data)."})
+    runs_dir: str = field(default="runs/reproduce", metadata={"help": "Where models and checkpoints go."})
+    results_dir: str = field(default="results", metadata={"help": "Where results/<model>/<dataset>.json go."})
+    release_dir: str = field(default="release", metadata={"help": "Where staged Hub folders go."})
+    datasets: list[str] = field(default_factory=list, metadata={"help": "Only these benchmarks (default: all present)."})
+    skip_peer: bool = field(default=False, metadata={"help": "Do not train the spaCy peer baseline."})
+    update_readme: bool = field(default=False, metadata={"help": "Splice the results table into README.md."})
+
+
+class Stages:
+    """Prints each stage with its ETA and how long it took; skips stages whose output is already valid."""
+
+    def __init__(self, recipe: ReproduceRecipe, total_stages: int):
+        self.recipe, self.total, self.done, self.started = recipe, total_stages, 0, time.time()
+        self.summary: list[tuple[str, str, float]] = []
+
+    def run(self, name: str, kind: str, is_done, action) -> None:
+        self.done += 1
+        prefix = f"[{self.done}/{self.total}] {name}"
+        if is_done():
+            print(f"{prefix}: output exists and is valid, skipped", flush=True)
+            self.summary.append((name, "skipped", 0.0))
+            return
+        eta = self.recipe.minutes.get(kind)
+        print(f"\n{prefix}: running" + (f" (about {eta:g} min)" if eta else ""), flush=True)
+        started = time.time()
+        action()
+        elapsed = time.time() - started
+        print(f"{prefix}: done in {elapsed / 60:.1f} min (total {(time.time() - self.started) / 60:.1f} min)", flush=True)
+        self.summary.append((name, "done", elapsed))
+
+
+def call(module_main, argv: list[str]) -> None:
+    """Runs a `bioalbert` subcommand's `main(argv)` in this process; a non-zero exit stops the reproduction."""
+    code = module_main([str(a) for a in argv])
+    if code:
+        raise SystemExit(f"stage failed: bioalbert {' '.join(map(str, argv))} exited with {code}")
+
+
+def has_model(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def available_datasets(data_dir: Path, wanted: list[str]) -> list[str]:
+    present = [name for name in BENCHMARKS if (data_dir / "bioner" / name / "train.tsv").is_file()]
+    for name in wanted or BENCHMARKS:
+        if name not in present:
+            print(f"note: {name} is not in {data_dir / 'bioner'}; it is left out of the table", flush=True)
+    return [name for name in present if not wanted or name in wanted]
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = HfArgumentParser(ReproduceArguments).parse_args_into_dataclasses(argv)
+    if args.recipe not in RECIPES:
+        raise SystemExit(f"Unknown recipe {args.recipe!r}; choose one of {', '.join(RECIPES)}.")
+    from . import finetune, pretrain, tokenizer
+
+    recipe = RECIPES[args.recipe]
+    data_dir = resolve_data_dir(args.data_dir)
+    datasets = available_datasets(data_dir, args.datasets)
+    run_dir = Path(args.runs_dir) / recipe.name
+    results_dir = Path(args.results_dir)
+    tokenizer_dir, pretrained_dir, random_dir = run_dir / "tokenizer", run_dir / "pretrained", run_dir / "random-init"
+    ours, random_name, peer = f"{recipe.name}", f"{recipe.name}-random-init", f"spacy-peer-{recipe.name}"
+    print(f"Recipe {recipe.name}: {recipe.description}.\nBenchmarks: {', '.join(datasets)}; data: {data_dir}", flush=True)
+
+    starts = [pretrained_dir] + ([random_dir] if recipe.random_baseline else [])
+    total = 2 + len(datasets) * (len(starts) + (0 if args.skip_peer else 1)) + 2 + (1 if recipe.random_baseline else 0)
+    stages = Stages(recipe, total)
+
+    stages.run("tokenizer", "tokenizer", lambda: (tokenizer_dir / "tokenizer.json").is_file(),
+               lambda: call(tokenizer.main, ["--data-dir", data_dir, "--output-dir", tokenizer_dir, *recipe.tokenizer_flags]))
+
+    def pretrain_action():
+        resume = ["--resume"] if list(pretrained_dir.glob("checkpoint-*")) else []
+        corpus = ["--corpus", *(data_dir / path for path in recipe.pretrain_corpus)] if recipe.pretrain_corpus else []
+        call(pretrain.main, ["--variant", recipe.variant, "--tokenizer", tokenizer_dir, "--data_dir", data_dir,
+                             "--output_dir", pretrained_dir, *corpus, *recipe.pretrain_flags, *resume])
+
+    stages.run("pretraining", "pretrain", lambda: has_model(pretrained_dir), pretrain_action)
+    if recipe.random_baseline:
+        from . import init_model
+
+        stages.run("random-init baseline model", "release", lambda: has_model(random_dir),
+                   lambda: call(init_model.main, ["--preset", "tiny", "--tokenizer", tokenizer_dir, "--output-dir", random_dir]))
+
+    for start, name in zip(starts, [ours, random_name]):
+        for dataset in datasets:
+            output_dir = run_dir / "ner" / f"{name}-{dataset}"
+
+            def finetune_action(start=start, name=name, dataset=dataset, output_dir=output_dir):
+                resume = ["--resume"] if output_dir.exists() else []
+                call(finetune.main, ["--model", start, "--dataset", dataset, "--data-dir", data_dir,
+                                     "--output-dir", output_dir, "--model-name", name, "--results-dir", results_dir,
+                                     "--seeds", *recipe.seeds, "--disable-tqdm", "true", *recipe.finetune_flags, *resume])
+
+            stages.run(f"fine-tune {name} on {dataset}", "finetune",
+                       lambda name=name, dataset=dataset: (results_dir / name / f"{dataset}.json").is_file(), finetune_action)
+
+    if not args.skip_peer:
+        for dataset in datasets:
+            def peer_action(dataset=dataset):
+                ours_record = json.loads((results_dir / ours / f"{dataset}.json").read_text())
+                minutes = recipe.peer_minutes or ours_record["training"]["train_wall_time_s"] / 60 / len(recipe.seeds)
+                subprocess.run([sys.executable, str(REPO / "benchmarks" / "spacy_peer.py"), "--dataset", dataset,
+                                "--data-dir", str(data_dir), "--budget-minutes", f"{minutes:.2f}",
+                                "--model-name", peer, "--results-dir", str(results_dir),
+                                "--output", str(run_dir / "spacy" / dataset)], check=True)
+
+            stages.run(f"spaCy peer on {dataset}", "peer",
+                       lambda dataset=dataset: (results_dir / peer / f"{dataset}.json").is_file(), peer_action)
+
+    report_dir = results_dir / "reproduce" / recipe.name
+    models = [ours] + ([random_name] if recipe.random_baseline else [])
+
+    def report_action():
+        report_dir.mkdir(parents=True, exist_ok=True)
+        preamble = f"Recipe `{recipe.name}` ({recipe.description}). Test split, entity level strict IOB2 micro F1 " \
+                   f"(seqeval) and token level F1, mean ± std over seeds {list(recipe.seeds)}."
+        write_report(results_dir, models, None if args.skip_peer else peer, report_dir,
+                     "README.md" if args.update_readme else None, preamble)
+
+    stages.run("results table", "release", lambda: False, report_action)
+
+    def release_action():
+        from bioalbert.hub import release
+
+        release_root = Path(args.release_dir) / recipe.name
+        variant = f"bioalbert-{recipe.variant}"
+        call(release.main, ["stage", "--model", pretrained_dir, "--variant", variant, "--out", release_root / variant,
+                            "--results-dir", results_dir, "--results-name", ours, "--overwrite"])
+        for dataset in datasets:
+            call(release.main, ["stage", "--model", run_dir / "ner" / f"{ours}-{dataset}", "--variant", variant,
+                                "--out", release_root / f"{variant}-{dataset.replace('_', '-')}", "--dataset", dataset,
+                                "--results-dir", results_dir, "--results-name", ours, "--overwrite"])
+
+    stages.run("stage release folders", "release", lambda: False, release_action)
+
+    print(f"\n{'=' * 100}\nRecipe {recipe.name} finished in {(time.time() - stages.started) / 60:.1f} min")
+    for name, status, seconds in stages.summary:
+        print(f"  {name:<55} {status:<8} {seconds / 60:6.1f} min")
+    print((report_dir / "results.md").read_text())
+    demo_dataset = next((d for d in ("ncbi_disease", "bc5cdr_chem") if d in datasets), datasets[0] if datasets else None)
+    if demo_dataset:
+        from transformers import pipeline
+
+        import bioalbert.modeling  # noqa: F401
+
+        sentence = "Germline mutations in BRCA1 predispose carriers to hereditary breast and ovarian cancer."
+        ner = pipeline("ner", model=str(run_dir / "ner" / f"{ours}-{demo_dataset}"), aggregation_strategy="simple")
+        print(f"pipeline('ner') with the {demo_dataset} model on: {sentence}")
+        for entity in ner(sentence):
+            print(f"  {entity['entity_group']:<10} {entity['start']:>3}-{entity['end']:<3} {entity['word']!r} ({entity['score']:.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
