@@ -25,7 +25,7 @@ from transformers import AutoModelForPreTraining, AutoTokenizer, HfArgumentParse
 from transformers.convert_slow_tokenizer import SentencePieceExtractor, check_number_comma
 from transformers.models.albert import AlbertTokenizer
 
-from bioalbert.modeling import BioAlbertConfig, BioAlbertForPreTraining
+from bioalbert.modeling import PRESETS, BioAlbertConfig, BioAlbertForPreTraining
 
 # google-research ALBERT variables (albert/modeling.py, run_pretraining.py) -> BioAlbertForPreTraining parameters,
 # as (TF scope, torch module, leaves): DENSE scopes hold kernel + bias, NORM scopes (layer norms) gamma + beta, and
@@ -88,12 +88,12 @@ class ConvertArguments:
     checkpoint: str = field(
         metadata={"help": "TF1 checkpoint prefix (model.ckpt-NNN, without .index), or a folder holding one."}
     )
-    spm_model: str = field(metadata={"help": "ALBERT's 30k-clean.model (SentencePiece) the checkpoint was trained with."})
+    spm_model: str = field(metadata={"help": "ALBERT's 30k-clean.model (SentencePiece), the checkpoint's vocabulary."})
     out: str = field(metadata={"help": "Folder to write the BioALBERT model, config and tokenizer into."})
-    size: Literal["base", "large"] = field(default="base", metadata={"help": "ALBERT config of the checkpoint."})
+    size: Literal["base", "large"] = field(metadata={"help": "ALBERT config the checkpoint was trained with."})
     config_json: str | None = field(
         default=None,
-        metadata={"help": "JSON file of BioAlbertConfig fields overriding the --size preset (non-standard checkpoints)."},
+        metadata={"help": "JSON file of BioAlbertConfig fields overriding the --size preset (unusual checkpoints)."},
     )
     lowercase: bool = field(default=True, metadata={"help": "Lower-case input, as BioALBERT was trained (default)."})
     overwrite: bool = field(default=False, metadata={"help": "Write into a non-empty --out folder."})
@@ -122,6 +122,7 @@ def resolve_checkpoint(path: str, tf) -> str:
             found = ", ".join(p.name for p in indexes) or "none"
             raise ConversionError(f"{path}: expected one TF checkpoint (*.index), found {found}; pass its prefix.")
         return str(indexes[0].with_suffix(""))
+    path = re.sub(r"\.(index|meta|data-\d+-of-\d+)$", "", path)  # a file of the checkpoint names its prefix
     if not Path(path + ".index").is_file():
         raise ConversionError(f"No TF checkpoint at {path}: {path}.index does not exist (pass the prefix, no suffix).")
     return path
@@ -148,10 +149,9 @@ def load_tokenizer_from_spm(spm_model: str, lowercase: bool) -> AlbertTokenizer:
     except Exception as error:  # protobuf's DecodeError and friends: the file is not a SentencePiece model
         raise ConversionError(f"{spm_model} is not a SentencePiece model: {error}") from error
     vocab = [(p.piece, p.score if check_number_comma(p.piece) else p.score - 100) for p in proto.pieces]
-    pieces = [piece for piece, _ in vocab]
-    expected = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
-    if [p for p in expected if p not in pieces]:
-        raise ConversionError(f"{spm_model} lacks ALBERT's special pieces {expected} (is it ALBERT's 30k-clean.model?)")
+    missing = sorted({"<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"} - {piece for piece, _ in vocab})
+    if missing:
+        raise ConversionError(f"{spm_model} lacks ALBERT's special pieces {missing}: is it ALBERT's 30k-clean.model?")
     return AlbertTokenizer(
         vocab=vocab,
         _spm_precompiled_charsmap=proto.normalizer_spec.precompiled_charsmap or None,
@@ -168,16 +168,17 @@ def build_config(args: ConvertArguments, tokenizer) -> BioAlbertConfig:
             overrides = json.loads(Path(args.config_json).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise ConversionError(f"Cannot read --config-json {args.config_json}: {error}") from error
-    return BioAlbertConfig.from_preset(
-        args.size,
+    fields = dict(
         vocab_size=len(tokenizer),
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.cls_token_id,
         eos_token_id=tokenizer.sep_token_id,
-        # google-research ALBERT's "gelu" is the tanh approximation, transformers' "gelu_new".
-        hidden_act="gelu_new",
-        **overrides,
+        hidden_act="gelu_new",  # google-research ALBERT's "gelu" is the tanh approximation, transformers' "gelu_new"
     )
+    try:
+        return BioAlbertConfig.from_preset(args.size, **{**fields, **overrides})
+    except (TypeError, ValueError) as error:
+        raise ConversionError(f"--config-json {args.config_json}: invalid BioAlbertConfig fields: {error}") from error
 
 
 def check_variables(prefix: str, shapes: dict[str, tuple], names: dict[str, str], model, args) -> None:
@@ -197,12 +198,14 @@ def check_variables(prefix: str, shapes: dict[str, tuple], names: dict[str, str]
         if shapes[tf_name] != expected:
             mismatches.append(f"  {tf_name}: checkpoint {list(shapes[tf_name])}, expected {list(expected)}")
     if mismatches:
-        raise ConversionError(
-            "\n".join(
-                [f"{prefix}: variable shapes differ from a {args.size!r} BioALBERT with the "
-                 f"{model.config.vocab_size}-piece vocabulary of {args.spm_model}:"] + mismatches
-            )
+        hidden = shapes["bert/pooler/dense/bias"][0]
+        sizes = [name for name in ("base", "large") if PRESETS[name]["hidden_size"] == hidden and name != args.size]
+        hint = [f"The checkpoint's hidden size is {hidden}: try --size {sizes[0]}."] if sizes else []
+        header = (
+            f"{prefix}: variable shapes differ from a {args.size!r} BioALBERT with the "
+            f"{model.config.vocab_size}-piece vocabulary of {args.spm_model}:"
         )
+        raise ConversionError("\n".join([header] + mismatches + hint))
 
 
 def convert(args: ConvertArguments) -> Path:

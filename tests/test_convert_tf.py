@@ -7,6 +7,7 @@ tf.compat.v1.train.Saver, then converted; the converted model must score exactly
 
 import gzip
 import itertools
+import sys
 import json
 import unicodedata
 
@@ -87,15 +88,17 @@ def original(spm_model) -> BioAlbertForPreTraining:
 def google_albert_variables(model: BioAlbertForPreTraining) -> dict[str, np.ndarray]:
     """The model's weights under google-research ALBERT's TF1 names; TF dense kernels are [in, out]."""
     weights = {name: tensor.detach().numpy().copy() for name, tensor in model.state_dict().items()}
-    ours, theirs = "albert.encoder.albert_layer_groups.0.albert_layers.0.", "bert/encoder/transformer/group_0/inner_group_0/"
+    ours = "albert.encoder.albert_layer_groups.0.albert_layers.0."
+    theirs = "bert/encoder/transformer/group_0/inner_group_0/"
+    mapping_in = "albert.encoder.embedding_hidden_mapping_in"
     variables = {
         "bert/embeddings/word_embeddings": weights["albert.embeddings.word_embeddings.weight"],
         "bert/embeddings/token_type_embeddings": weights["albert.embeddings.token_type_embeddings.weight"],
         "bert/embeddings/position_embeddings": weights["albert.embeddings.position_embeddings.weight"],
         "bert/embeddings/LayerNorm/gamma": weights["albert.embeddings.LayerNorm.weight"],
         "bert/embeddings/LayerNorm/beta": weights["albert.embeddings.LayerNorm.bias"],
-        "bert/encoder/embedding_hidden_mapping_in/kernel": weights["albert.encoder.embedding_hidden_mapping_in.weight"].T,
-        "bert/encoder/embedding_hidden_mapping_in/bias": weights["albert.encoder.embedding_hidden_mapping_in.bias"],
+        "bert/encoder/embedding_hidden_mapping_in/kernel": weights[mapping_in + ".weight"].T,
+        "bert/encoder/embedding_hidden_mapping_in/bias": weights[mapping_in + ".bias"],
         theirs + "LayerNorm/gamma": weights[ours + "attention.LayerNorm.weight"],
         theirs + "LayerNorm/beta": weights[ours + "attention.LayerNorm.bias"],
         theirs + "LayerNorm_1/gamma": weights[ours + "full_layer_layer_norm.weight"],
@@ -183,7 +186,7 @@ def test_tokenizer_lower_cases_and_segments_like_sentencepiece(converted_dir, sp
     # Pieces as SentencePiece itself segments the text ALBERT-preprocessed, including around its user-defined
     # pieces "(", ")", "-" and "." (lines with "<digit>," pieces, which ALBERT re-splits, are left out).
     lines = [line for line in corpus_lines[-300:] if not any(c.isdigit() and d == "," for c, d in zip(line, line[1:]))]
-    differ = [line for line in lines if tokenizer.tokenize(line) != processor.encode(albert_preprocess(line), out_type=str)]
+    differ = [line for line in lines if tokenizer.tokenize(line) != processor.encode_as_pieces(albert_preprocess(line))]
     assert len(lines) > 100
     assert len(differ) <= len(lines) // 100, differ[:3]
 
@@ -194,7 +197,7 @@ def test_missing_and_unknown_variables_are_listed(tmp_path, original, spm_model,
     variables["output_weights"] = np.zeros((3, MICRO_CONFIG["hidden_size"]), np.float32)  # a fine-tuned head
     prefix = save_tf1_checkpoint(variables, tmp_path / "model.ckpt-1")
     out = tmp_path / "out"
-    argv = ["convert-tf", "--checkpoint", prefix, "--spm-model", spm_model, "--out", str(out)]
+    argv = ["convert-tf", "--checkpoint", prefix, "--spm-model", spm_model, "--size", "base", "--out", str(out)]
     assert bioalbert(argv + ["--config-json", micro_config_json]) == 1
     error = capsys.readouterr().err
     assert prefix in error
@@ -210,9 +213,17 @@ def test_shape_mismatch_names_the_variable_and_both_shapes(tmp_path, original, s
     variables[name] = variables[name].T  # saved [out, in], as a torch weight would be
     prefix = save_tf1_checkpoint(variables, tmp_path / "model.ckpt-1")
     argv = ["convert-tf", "--checkpoint", str(tmp_path), "--spm-model", spm_model, "--out", str(tmp_path / "out")]
-    assert bioalbert(argv + ["--config-json", micro_config_json]) == 1
+    assert bioalbert(argv + ["--size", "base", "--config-json", micro_config_json]) == 1
     error = capsys.readouterr().err
     assert prefix in error  # the folder was resolved to its checkpoint
     embedding, hidden = MICRO_CONFIG["embedding_size"], MICRO_CONFIG["hidden_size"]
     assert f"{name}: checkpoint [{hidden}, {embedding}], expected [{embedding}, {hidden}]" in error
     assert error.count("checkpoint [") == 1
+
+
+def test_without_tensorflow_the_command_says_what_to_install(tmp_path, spm_model, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # what `import tensorflow` meets where it is not installed
+    argv = ["convert-tf", "--checkpoint", str(tmp_path / "model.ckpt-1"), "--spm-model", spm_model, "--size", "large"]
+    assert bioalbert(argv + ["--out", str(tmp_path / "out")]) == 1
+    assert "pip install 'bioalbert[convert]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
