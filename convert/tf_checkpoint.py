@@ -11,6 +11,7 @@ Reading TF checkpoints needs TensorFlow: `pip install "bioalbert[convert]"`. tra
 (`load_tf_weights_in_albert` is gone), so the name mapping lives here, in `ALBERT_TF_NAMES`.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -61,6 +62,9 @@ TORCH_LAYER = "albert.encoder.albert_layer_groups.{g}.albert_layers.{i}"
 # Training state, not weights: global_step and the optimizer slots (ALBERT's AdamW and LAMB both use these names).
 IGNORED = re.compile(r"^global_step$|/(adam|lamb)_[mv]$")
 TIED = {"predictions.decoder.weight", "predictions.decoder.bias"}
+AUTHORS_RELEASE = "https://github.com/usmaann/BioALBERT"
+# Read by `bioalbert release stage` (hub/cards.py) for the card's Training section, like `bioalbert pretrain`'s.
+METADATA_FILE = "pretraining_metrics.json"
 
 
 def tf_to_torch_names(config: BioAlbertConfig) -> dict[str, str]:
@@ -95,6 +99,10 @@ class ConvertArguments:
         default=None,
         metadata={"help": "JSON file of BioAlbertConfig fields overriding the --size preset (unusual checkpoints)."},
     )
+    trained_on: str | None = field(
+        default=None, metadata={"help": "What the authors pretrained it on, for the model card (e.g. 'PubMed abstracts')."}
+    )
+    source: str = field(default=AUTHORS_RELEASE, metadata={"help": "Where the checkpoint was published (model card)."})
     lowercase: bool = field(default=True, metadata={"help": "Lower-case input, as BioALBERT was trained (default)."})
     overwrite: bool = field(default=False, metadata={"help": "Write into a non-empty --out folder."})
 
@@ -236,15 +244,31 @@ def convert(args: ConvertArguments) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    step = int(reader.get_tensor("global_step")) if "global_step" in shapes else None
+    write_metadata(out / METADATA_FILE, args, prefix, step)
     verify(out, model, tokenizer)
     ignored = sorted(name for name in shapes if IGNORED.search(name))
-    step = int(reader.get_tensor("global_step")) if "global_step" in shapes else None
     print(
         f"Converted {len(names)} variables of {prefix} (global_step {step}; ignored {len(ignored)} optimizer/step "
         f"variables) into a {args.size} BioALBERT with {model.num_parameters():,} parameters and a "
         f"{len(tokenizer)}-piece {'lower-cased' if args.lowercase else 'cased'} tokenizer: {out}"
     )
     return out
+
+
+def write_metadata(path: Path, args: ConvertArguments, prefix: str, step: int | None) -> None:
+    at_step = f", global step {step:,}" if step is not None else ""
+    metadata = {
+        "converted_from": f"the TensorFlow 1 checkpoint `{Path(prefix).name}`{at_step}, published at {args.source}",
+        "trained_on": args.trained_on,
+        "global_step": step,
+        "checkpoint_index_sha256": hashlib.sha256(Path(prefix + ".index").read_bytes()).hexdigest(),
+        "spm_model": Path(args.spm_model).name,
+        "spm_model_sha256": hashlib.sha256(Path(args.spm_model).read_bytes()).hexdigest(),
+        "size": args.size,
+        "lowercase": args.lowercase,
+    }
+    path.write_text(json.dumps({k: v for k, v in metadata.items() if v is not None}, indent=2) + "\n", encoding="utf-8")
 
 
 def verify(out: Path, model: BioAlbertForPreTraining, tokenizer) -> None:

@@ -148,7 +148,7 @@ def converted_dir(tmp_path_factory, original, spm_model, micro_config_json):
     assert {name for name, _ in tf.train.list_variables(prefix)} >= {"global_step", "bert/pooler/dense/kernel/adam_m"}
     out = tmp_path_factory.mktemp("converted") / "bioalbert-micro"
     argv = ["convert-tf", "--checkpoint", prefix, "--spm-model", spm_model, "--size", "base", "--out", str(out)]
-    assert bioalbert(argv + ["--config-json", micro_config_json]) == 0
+    assert bioalbert(argv + ["--config-json", micro_config_json, "--trained-on", "PubMed abstracts"]) == 0
     return out
 
 
@@ -158,6 +158,9 @@ def test_converted_model_scores_like_the_original(converted_dir, original):
     assert type(model).__name__ == "BioAlbertForPreTraining"
     assert json.loads((converted_dir / "config.json").read_text())["auto_map"]["AutoModelForPreTraining"]
     assert (converted_dir / "model.safetensors").is_file()
+    metadata = json.loads((converted_dir / "pretraining_metrics.json").read_text())  # for `bioalbert release`'s card
+    assert "`model.ckpt-125000`, global step 125,000" in metadata["converted_from"]
+    assert (metadata["global_step"], metadata["trained_on"]) == (125000, "PubMed abstracts")
 
     inputs = tokenizer(
         ["Mutations in BRCA1 raise the risk of breast cancer.", "Aspirin reduced fever in 3 of 5 patients."],
