@@ -127,16 +127,46 @@ assert importlib.util.find_spec("bioalbert") is None, "bioalbert is importable"
 from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 folder = {folder!r}
 model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=True)
-tokenizer = AutoTokenizer.from_pretrained(folder)
+tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)  # it reads the config
 logits = model(**tokenizer({sentence!r}, return_tensors="pt")).logits
 by_name = pipeline("ner", model=folder, trust_remote_code=True)
 entities = pipeline("ner", model=model, tokenizer=tokenizer)({sentence!r})
-print(json.dumps({{
+print("RESULT", json.dumps({{
     "module": type(model).__module__, "pipeline_module": type(by_name.model).__module__,
     "logits": logits.tolist(), "bioalbert_loaded": any(name.startswith("bioalbert") for name in sys.modules),
     "entities": [{{"entity": e["entity"], "start": e["start"], "end": e["end"], "score": float(e["score"])}} for e in entities],
 }}))
 """
+
+
+def run_clean(code: str, tmp_path: Path) -> dict:
+    """Runs `code` in a Python that cannot import bioalbert; returns the JSON it printed after "RESULT "."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"))  # a fresh remote-code module cache
+    # -I: no user site, no cwd on sys.path; -S: no site-packages .pth files (where the editable finder lives).
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600, stdin=subprocess.DEVNULL)  # no answer to a remote-code prompt
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Do you wish to run the custom code" not in done.stdout + done.stderr
+    return json.loads(done.stdout.split("RESULT ", 1)[1])
+
+
+CLEAN_FILL_MASK = """
+import importlib.util, json, sys
+sys.path.append({site!r})
+assert importlib.util.find_spec("bioalbert") is None, "bioalbert is importable"
+from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+model = AutoModelForMaskedLM.from_pretrained({folder!r}, trust_remote_code=True)
+tokenizer = AutoTokenizer.from_pretrained({folder!r}, trust_remote_code=True)
+filled = pipeline("fill-mask", model=model, tokenizer=tokenizer, top_k=3)("Mutations in the [MASK] gene cause disease.")
+print("RESULT", json.dumps({{"module": type(model).__module__, "filled": len(filled)}}))
+"""
+
+
+def test_staged_pretrained_model_loads_as_its_card_says(staged_pretrained, tmp_path):
+    code = CLEAN_FILL_MASK.format(site=sysconfig.get_paths()["purelib"], folder=str(staged_pretrained))
+    loaded = run_clean(code, tmp_path)
+    assert loaded["module"].startswith("transformers_modules.") and loaded["filled"] == 3
 
 
 @pytest.mark.slow
@@ -145,13 +175,7 @@ def test_staged_model_loads_where_bioalbert_cannot_be_imported(staged_ner, ner_m
     from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
     code = CLEAN_LOAD.format(site=sysconfig.get_paths()["purelib"], folder=str(staged_ner), sentence=SENTENCE)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"))  # a fresh remote-code module cache
-    # -I: no user site, no cwd on sys.path; -S: no site-packages .pth files (where the editable finder lives).
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    loaded = run_clean(code, tmp_path)
     assert loaded["module"].startswith("transformers_modules.") and not loaded["bioalbert_loaded"]
     assert loaded["pipeline_module"].startswith("transformers_modules.")
 
