@@ -9,7 +9,7 @@ $(VENV)/.installed: setup.py
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[dev,space]"
+	$(PIP) install -q -e ".[dev,space,convert]"
 	touch $@
 
 setup: $(VENV)/.installed

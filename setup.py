@@ -44,7 +44,7 @@ setup(
         "train": TRAIN,
         "deepspeed": ["deepspeed>=0.17"],
         "space": ["gradio>=6,<7"],
-        "convert": ["tensorflow-cpu"],
+        "convert": ["tensorflow-cpu>=2.21,<3"],
         "dev": TRAIN + ["deepspeed>=0.17", "pytest", "hypothesis", "pytest-timeout"],
     },
     entry_points={"console_scripts": ["bioalbert = bioalbert.cli:main"]},
