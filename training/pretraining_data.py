@@ -21,6 +21,8 @@ from datasets import Dataset, load_dataset
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
 METASPACE = "▁"
+# Part of the cache file names: bump it when the example-building code changes, so stale caches are not reused.
+DATA_FORMAT_VERSION = 2
 
 
 def load_documents(
@@ -136,10 +138,10 @@ def build_sop_examples(
     short_seq_prob: float,
 ) -> dict:
     """Batched `map` function: documents in, SOP examples out (a different number of rows)."""
-    # Seeded by the batch's first row, so the result does not depend on num_proc or on which worker ran it.
-    rng = random.Random(seed * 1_000_003 + (indices[0] if indices else 0))
     out = {"input_ids": [], "token_type_ids": [], "sentence_order_label": []}
-    for sentences in batch["sentences"]:
+    for index, sentences in zip(indices, batch["sentences"]):
+        # One generator per document, seeded by its row: the examples do not depend on batching or num_proc.
+        rng = random.Random(seed * 1_000_003 + index)
         for example in sop_examples_from_document(sentences, max_seq_length, cls_id, sep_id, rng, short_seq_prob):
             for key, value in example.items():
                 out[key].append(value)
@@ -169,7 +171,7 @@ def build_pretraining_dataset(
     if cache_dir is not None:
         cache_dir = Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        key = f"{documents._fingerprint}-{tokenizer.name_or_path.replace('/', '_')[-40:]}-{len(tokenizer)}"
+        key = f"v{DATA_FORMAT_VERSION}-{documents._fingerprint}-{tokenizer.name_or_path.replace('/', '_')[-40:]}-{len(tokenizer)}"
         cache_files = {
             "tok": str(cache_dir / f"sentences-{key}.arrow"),
             "sop": str(cache_dir / f"sop-{key}-L{max_seq_length}-s{seed}-p{short_seq_prob}.arrow"),
