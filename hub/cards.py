@@ -116,7 +116,9 @@ def read_training_metadata(model_dir: Path) -> dict:
 
 
 def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def _hardware(facts: dict) -> str | None:
@@ -144,11 +146,12 @@ def pretraining_lines(facts: dict, recipe_text: str | None) -> list[str]:
         return [
             "The model folder records no training metadata (none of "
             + ", ".join(f"`{name}`" for name in TRAINING_METADATA_FILES)
-            + "), so this card cannot say what this checkpoint was pretrained on or for how long: treat it as unverified."
+            + "), so this card cannot say what this checkpoint was pretrained on or for how long: treat it as "
+            "unverified."
         ]
     lines = []
     if facts.get("recipe"):
-        lines.append(f"Pretraining recipe: `{facts['recipe']}` (`bioalbert reproduce --recipe {facts['recipe']}`).")
+        lines.append(f"Pretraining recipe: `{facts['recipe']}` (`bioalbert pretrain --variant {facts['recipe']}`).")
     trained_on = facts.get("trained_on") or recipe_text
     lines.append(f"Pretrained on: {trained_on}" if trained_on else "Pretraining corpus: not recorded.")
     if facts.get("corpus_words"):
@@ -156,7 +159,8 @@ def pretraining_lines(facts: dict, recipe_text: str | None) -> list[str]:
     if facts.get("steps") is not None:
         of = f" of {facts['max_steps']:,} planned" if facts.get("max_steps") else ""
         lines.append(f"Optimisation steps: {facts['steps']:,}{of}.")
-    lines.append(f"Tokens seen: {facts['tokens_seen']:,}." if facts.get("tokens_seen") else "Tokens seen: not recorded.")
+    tokens = facts.get("tokens_seen")
+    lines.append(f"Tokens seen: {tokens:,}." if tokens else "Tokens seen: not recorded.")
     if facts.get("epochs") is not None:
         lines.append(f"Passes over the corpus: {facts['epochs']:.2f} epochs.")
     hardware = _hardware(facts)
@@ -208,7 +212,9 @@ def eval_results(records: list[dict]) -> list[EvalResult]:
         for metric_type, config, name, value in metrics:
             if value is not None:
                 results.append(
-                    EvalResult(**common, metric_type=metric_type, metric_config=config, metric_name=name, metric_value=value)
+                    EvalResult(
+                        **common, metric_type=metric_type, metric_config=config, metric_name=name, metric_value=value
+                    )
                 )
     return results
 
@@ -329,10 +335,11 @@ def build_card(
         info = dataset_info(dataset)
         labels = sorted({label.split("-", 1)[-1] for label in config.get("id2label", {}).values() if label != "O"})
         training = [
-            f"Fine-tuned from [`{base_model}`](https://huggingface.co/{base_model}) on the {info['name']} training split "
+            f"Fine-tuned from [`{base_model}`](https://huggingface.co/{base_model}) on the {info['name']} training "
+            "split "
             "(token classification, IOB2 tags; the first piece of each word carries its tag)."
             if base_model
-            else f"Fine-tuned on the {info['name']} training split; the pretrained checkpoint it started from was not given."
+            else f"Fine-tuned on the {info['name']} training split; the checkpoint it started from was not given."
         ]
         for record in records:
             run = record.get("training") or {}
@@ -342,7 +349,8 @@ def build_card(
             if run.get("train_wall_time_s") is not None:
                 parts.append(_hours(run["train_wall_time_s"]) + " of training per seed")
             machine = record.get("machine") or {}
-            hardware = f"GPU ({machine['gpu']})" if machine.get("gpu") else f"CPU only ({machine.get('cpu_count', '?')} cores)"
+            cores = machine.get("cpu_count", "?")
+            hardware = f"GPU ({machine['gpu']})" if machine.get("gpu") else f"CPU only ({cores} cores)"
             if machine:
                 cpu_run = cpu_run or not machine.get("gpu")
             seeds = ", ".join(str(seed) for seed in record.get("seeds") or [])

@@ -15,6 +15,7 @@ subcommands, and a dataclass per verb would not make either verb shorter.
 
 import argparse
 import hashlib
+import importlib
 import json
 import shutil
 import sys
@@ -282,6 +283,17 @@ def check_push_folder(folder: Path, repo_id: str, repo_type: str) -> dict:
     return {}
 
 
+def transport_errors() -> tuple[type[Exception], ...]:
+    """Connection failures of huggingface_hub's HTTP client (httpx2 in huggingface_hub 2, httpx in 1)."""
+    errors = []
+    for module in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(module).TransportError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
 def push(folder: Path, repo_id: str, repo_type: str = "model", private: bool = False, dry_run: bool = False,
          commit_message: str | None = None) -> int:
     from huggingface_hub import HfApi, constants, get_token
@@ -291,6 +303,10 @@ def push(folder: Path, repo_id: str, repo_type: str = "model", private: bool = F
     files = folder_files(folder)
     commit_message = commit_message or f"Upload {folder.name} with bioalbert release push"
     token = get_token()  # HF_TOKEN, else the token saved by `hf auth login`
+    if not dry_run and token is None:
+        raise ReleaseError("No Hugging Face token: set HF_TOKEN or run `hf auth login` (nothing was sent)")
+    if not dry_run and constants.HF_HUB_OFFLINE:
+        raise ReleaseError("HF_HUB_OFFLINE is set, which blocks every Hub call: unset it to push (nothing was sent)")
 
     print(f"{'Would create' if dry_run else 'Creating'} {repo_type} repo {repo_id} on {constants.ENDPOINT} "
           f"(private={private}, exist_ok=True{', sdk=' + create_kwargs['space_sdk'] if create_kwargs else ''})")
@@ -298,18 +314,17 @@ def push(folder: Path, repo_id: str, repo_type: str = "model", private: bool = F
     for path in files:
         print(f"  {path.relative_to(folder).as_posix():<28} {path.stat().st_size:>12,} bytes  sha256 {sha256(path)}")
     if dry_run:
-        print("Dry run: nothing was sent." + ("" if token else " (No Hugging Face token found: a real push would stop here.)"))
+        no_token = "" if token else " (No Hugging Face token found: a real push would stop here.)"
+        print(f"Dry run: nothing was sent.{no_token}")
         return 0
-    if token is None:
-        raise ReleaseError("No Hugging Face token: set HF_TOKEN or run `hf auth login` (nothing was sent)")
-    if constants.HF_HUB_OFFLINE:
-        raise ReleaseError("HF_HUB_OFFLINE is set, which blocks every Hub call: unset it to push (nothing was sent)")
 
     api = HfApi(token=token)
     try:
         url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, **create_kwargs)
-        commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type=repo_type, commit_message=commit_message)
-    except (HfHubHTTPError, OSError) as error:  # OSError: connection failures after retries
+        commit = api.upload_folder(
+            repo_id=repo_id, folder_path=folder, repo_type=repo_type, commit_message=commit_message
+        )
+    except (HfHubHTTPError, OSError, *transport_errors()) as error:
         first_line = str(error).splitlines()[0]
         print(
             f"bioalbert release push: upload to {repo_id} failed: {first_line}\n"
@@ -345,8 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     pushing.add_argument("--folder", type=Path, required=True, help="a folder made by `release stage` (or a Space)")
     pushing.add_argument("--repo-id", required=True, help="<org or user>/<name>")
     pushing.add_argument("--repo-type", choices=["model", "space"], default="model")
-    pushing.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its visibility)")
-    pushing.add_argument("--dry-run", action="store_true", help="print what would be created and uploaded; send nothing")
+    pushing.add_argument("--private", action="store_true", help="create it private (an existing repo keeps its own)")
+    pushing.add_argument("--dry-run", action="store_true", help="print what would be sent, send nothing")
     pushing.add_argument("--commit-message")
     return parser
 

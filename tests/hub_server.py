@@ -22,7 +22,9 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-REPO_API = re.compile(r"^/api/(?P<type>models|datasets|spaces)/(?P<repo>[^/]+/[^/]+)/(?P<verb>preupload|commit)/(?P<rev>[^/?]+)")
+REPO_API = re.compile(
+    r"^/api/(?P<type>models|datasets|spaces)/(?P<repo>[^/]+/[^/]+)/(?P<verb>preupload|commit)/(?P<rev>[^/?]+)"
+)
 
 
 @dataclass
@@ -82,8 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
             repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
             with hub.lock:
                 if (repo_type, repo_id) in hub.repos:
-                    return self._reply(409, {"error": "You already created this repo", "url": self._repo_url(repo_type, repo_id)})
-                hub.repos[(repo_type, repo_id)] = {"private": payload.get("visibility") == "private", "sdk": payload.get("sdk")}
+                    url = self._repo_url(repo_type, repo_id)
+                    return self._reply(409, {"error": "You already created this repo", "url": url})
+                private = payload.get("visibility") == "private"
+                hub.repos[(repo_type, repo_id)] = {"private": private, "sdk": payload.get("sdk")}
                 hub.files[(repo_type, repo_id)] = {}
             return self._reply(200, {"url": self._repo_url(repo_type, repo_id), "name": repo_id})
 

@@ -103,13 +103,33 @@ def test_card_model_index_parses_back_to_the_results_file(staged_ner, ner_model)
         ("ncbi_disease", "test", "precision", "entity"): result["entity"]["precision"],
         ("ncbi_disease", "test", "recall", "entity"): result["entity"]["recall"],
         ("ncbi_disease", "test", "f1", "token"): result["token"]["f1"],
-        **{("ncbi_disease", "test", "f1", f"entity:{name}"): scores["f1"] for name, scores in result["per_type"].items()},
+        **{("ncbi_disease", "test", "f1", f"entity:{name}"): scores["f1"]
+           for name, scores in result["per_type"].items()},
     }
     assert measured == expected
     # The body's table shows the same numbers, and the card says what kind of run this was.
     assert f"{100 * result['token']['f1']:.2f}" in card.text
     assert "tiny model trained on CPU" in card.text and "trust_remote_code=True" in card.text
     assert "10.1186/s12859-022-04688-w" in card.text
+
+
+@pytest.mark.slow
+def test_pretrained_card_shows_fine_tunes_of_that_checkpoint_only(ner_model, micro_pretrained_dir, tmp_path):
+    _, results_dir = ner_model
+    result = json.loads((results_dir / "micro-ner" / "ncbi_disease.json").read_text())
+    args = ["--variant", "bioalbert-tiny-pubmed", "--results-dir", results_dir, "--results-name", "micro-ner"]
+    assert stage("--model", micro_pretrained_dir, "--out", tmp_path / "a" / "bioalbert-tiny-pubmed", *args) == 0
+    card = ModelCard.load(tmp_path / "a" / "bioalbert-tiny-pubmed" / "README.md")
+    f1 = {(r.dataset_config, r.metric_config): r.metric_value for r in card.data.eval_results if r.metric_type == "f1"}
+    assert f1[("ncbi_disease", "entity")] == result["entity"]["f1"]
+    assert f1[("ncbi_disease", "token")] == result["token"]["f1"]
+
+    # The same results do not describe another checkpoint, even of the same variant.
+    other = tmp_path / "other-checkpoint"
+    shutil.copytree(micro_pretrained_dir, other)
+    assert stage("--model", other, "--out", tmp_path / "b" / "bioalbert-tiny-pubmed", *args) == 0
+    card = ModelCard.load(tmp_path / "b" / "bioalbert-tiny-pubmed" / "README.md")
+    assert not card.data.eval_results and "Not evaluated yet" in card.text
 
 
 def test_card_without_results_says_not_evaluated(staged_pretrained):
@@ -134,7 +154,7 @@ entities = pipeline("ner", model=model, tokenizer=tokenizer)({sentence!r})
 print("RESULT", json.dumps({{
     "module": type(model).__module__, "pipeline_module": type(by_name.model).__module__,
     "logits": logits.tolist(), "bioalbert_loaded": any(name.startswith("bioalbert") for name in sys.modules),
-    "entities": [{{"entity": e["entity"], "start": e["start"], "end": e["end"], "score": float(e["score"])}} for e in entities],
+    "entities": [{{"entity": e["entity"], "start": e["start"], "end": e["end"]}} for e in entities],
 }}))
 """
 
