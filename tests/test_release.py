@@ -140,6 +140,29 @@ def test_card_without_results_says_not_evaluated(staged_pretrained):
     assert card.data.pipeline_tag == "fill-mask" and "custom_code" in card.data.tags
 
 
+def test_release_size_card_states_only_what_the_run_recorded(tmp_path, tokenizer, capsys):
+    """A base-size checkpoint staged under bioalbert-base-pubmed: the card copies the run's own record (a short
+    CPU run here) and the recipe's honest corpus description, and never calls it PubMed-scale."""
+    from bioalbert.training.init_model import init_model
+    from bioalbert.training.recipes import get_recipe
+
+    model_dir = tmp_path / "base-short-cpu-run"
+    init_model(tokenizer, "base", seed=0).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    recipe = get_recipe("base-pubmed")
+    record = {"variant": recipe.name, "recipe": recipe.to_dict(), "trained_on": recipe.trained_on,
+              "global_step": 7, "max_steps": recipe.max_steps, "tokens_seen_non_padding": 12345,
+              "train_runtime_s": 95.0, "machine": {"gpu": None, "cpu_count": 2}}
+    (model_dir / "pretraining_metrics.json").write_text(json.dumps(record))
+    out = tmp_path / "release" / "bioalbert-base-pubmed"
+    assert stage("--model", model_dir, "--variant", "bioalbert-base-pubmed", "--out", out) == 0
+    text = ModelCard.load(out / "README.md").text
+    assert f"Optimisation steps: 7 of {recipe.max_steps:,} planned." in text
+    assert "Tokens seen: 12,345." in text and "CPU only (2 cores)" in text
+    assert "trained on CPU only" in text and recipe.trained_on in text
+    assert "pretraining_metrics.json" not in {path.name for path in out.iterdir()}
+
+
 CLEAN_LOAD = """
 import importlib.util, json, sys
 sys.path.append({site!r})  # site-packages without its .pth files: the editable bioalbert finder is not installed
