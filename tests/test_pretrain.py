@@ -1,0 +1,243 @@
+"""Pretraining: the gathered MLM head against transformers' stock AlbertForPreTraining, kill + --resume, and the
+DeepSpeed wiring (configs finalise against TrainingArguments; a real ZeRO-2 DeepSpeedEngine on CPU)."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from transformers import AlbertConfig, AlbertForPreTraining, TrainingArguments
+
+from bioalbert.modeling import BioAlbertForPreTraining
+from bioalbert.training.pretraining_data import NgramMaskingCollator, build_pretraining_dataset, load_documents
+from bioalbert.training.recipes import RECIPES
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "training" / "configs"
+DS_CONFIGS = ["ds_zero2.json", "ds_zero2_offload.json", "ds_zero3.json", "ds_zero3_offload.json"]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory, data_dir):
+    """40 real abstracts in the shared corpus format."""
+    with gzip.open(data_dir / "corpus" / "pubmed_synergy_openalex_abstracts.txt.gz", "rt", encoding="utf-8") as f:
+        docs = f.read(200_000).split("\n\n")[:40]
+    path = tmp_path_factory.mktemp("corpus") / "abstracts.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("\n\n".join(docs) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def batch(corpus_file, tokenizer):
+    examples = build_pretraining_dataset(load_documents([corpus_file]), tokenizer, max_seq_length=64, seed=0)
+    return NgramMaskingCollator(tokenizer, seed=0)([examples[i] for i in range(8)])
+
+
+def test_gathered_mlm_loss_equals_stock_albert(micro_pretrained_dir, batch):
+    ours = BioAlbertForPreTraining.from_pretrained(micro_pretrained_dir).eval()
+    stock = AlbertForPreTraining(AlbertConfig(**ours.config.to_diff_dict() | {"num_labels": 2})).eval()
+    missing, unexpected = stock.load_state_dict(ours.state_dict(), strict=False)
+    assert not unexpected and not [k for k in missing if "decoder" not in k]  # tied decoder weight is not saved twice
+    assert torch.equal(stock.predictions.decoder.weight, ours.predictions.decoder.weight)
+
+    out_ours, out_stock = ours(**batch), stock(**batch)
+    masked = batch["labels"] != -100
+    assert masked.sum() > 10
+    torch.testing.assert_close(out_ours.loss, out_stock.loss)
+    torch.testing.assert_close(out_ours.prediction_logits, out_stock.prediction_logits[masked])
+    torch.testing.assert_close(out_ours.sop_logits, out_stock.sop_logits)
+    # The same gradients too: the gather changes where the head runs, not what is learnt.
+    out_ours.loss.backward()
+    out_stock.loss.backward()
+    for name, param in stock.named_parameters():
+        torch.testing.assert_close(ours.get_parameter(name).grad, param.grad, msg=name)
+
+
+def pretrain_argv(corpus_file, model_dir, output_dir, *extra):
+    return [
+        "--variant", "tiny-pubmed", "--model_name_or_path", str(model_dir), "--corpus", str(corpus_file),
+        "--output_dir", str(output_dir), "--max_seq_length", "64", "--per_device_train_batch_size", "4",
+        "--per_device_eval_batch_size", "4", "--max_steps", "6", "--warmup_steps", "2", "--save_steps", "3",
+        "--logging_steps", "1", "--eval_steps", "3", "--validation_documents", "4", "--max_eval_examples", "8",
+        "--data_cache_dir", str(output_dir.parent / "cache"), "--disable_tqdm", "true", *extra,
+    ]  # fmt: skip
+
+
+# Runs pretrain.main with a callback that SIGKILLs the process at step 4, after checkpoint-3 was written.
+KILL_AT_STEP_4 = """
+import os, signal, sys
+from transformers import TrainerCallback
+from bioalbert.training import pretrain
+
+class Kill(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 4:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+init = pretrain.PretrainingTrainer.__init__
+def patched(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    self.add_callback(Kill())
+pretrain.PretrainingTrainer.__init__ = patched
+pretrain.main(sys.argv[1:])
+"""
+
+
+def run_cli(argv, code=None):
+    command = [sys.executable, "-c", code, *argv] if code else [sys.executable, "-m", "bioalbert.cli", "pretrain", *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+def step_losses(output_dir):
+    history = json.loads((output_dir / "pretraining_metrics.json").read_text())["log_history"]
+    return {entry["step"]: entry["loss"] for entry in history if "loss" in entry}
+
+
+@pytest.mark.slow
+def test_resume_after_kill_continues_with_the_same_data(corpus_file, micro_pretrained_dir, tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    done = run_cli(pretrain_argv(corpus_file, micro_pretrained_dir, straight))
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    crash = run_cli(pretrain_argv(corpus_file, micro_pretrained_dir, killed), code=KILL_AT_STEP_4)
+    assert crash.returncode == -9, crash.stderr[-3000:]
+    assert (killed / "checkpoint-3").is_dir() and not (killed / "model.safetensors").exists()
+    refused = run_cli(pretrain_argv(corpus_file, micro_pretrained_dir, killed))
+    assert refused.returncode != 0 and "--resume" in refused.stderr
+
+    resumed = run_cli(pretrain_argv(corpus_file, micro_pretrained_dir, killed, "--resume"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming from" in resumed.stderr and "checkpoint-3" in resumed.stderr
+
+    losses_straight, losses_resumed = step_losses(straight), step_losses(killed)
+    assert sorted(losses_resumed) == [4, 5, 6]  # the resumed session logs only the steps it ran
+    for step in (4, 5, 6):  # same batches, same masks, same weights: the same losses as the uninterrupted run
+        assert losses_resumed[step] == pytest.approx(losses_straight[step], rel=1e-5), step
+    final_straight = load_file(straight / "model.safetensors")
+    final_resumed = load_file(killed / "model.safetensors")
+    for name, tensor in final_straight.items():
+        torch.testing.assert_close(final_resumed[name], tensor, msg=name)
+    metrics = json.loads((killed / "pretraining_metrics.json").read_text())
+    assert metrics["global_step"] == 6 and (killed / "pretraining_curves.png").stat().st_size > 10_000
+    assert {"mlm_accuracy", "sop_accuracy", "eval_mlm_accuracy", "eval_sop_accuracy"} <= set(metrics["final"])
+
+
+def find_auto(node, path=""):
+    if isinstance(node, dict):
+        return [p for key, value in node.items() for p in find_auto(value, f"{path}.{key}")]
+    return [path] if node == "auto" else []
+
+
+ONE_PROCESS = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29533", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}
+
+
+@pytest.fixture
+def one_process_group(monkeypatch):
+    """ZeRO-3 arguments start torch.distributed (gloo on CPU): give them a one-process group, then tear it down so
+    that later tests see a plain process again."""
+    for key, value in ONE_PROCESS.items():
+        monkeypatch.setenv(key, value)
+    yield
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.parametrize("name", DS_CONFIGS)
+def test_deepspeed_configs_finalise_against_training_arguments(name, micro_pretrained_dir, tmp_path, one_process_group):
+    from deepspeed.runtime.config import DeepSpeedConfig
+
+    recipe = RECIPES["base-pubmed-pmc"]
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        deepspeed=str(CONFIGS / name),
+        per_device_train_batch_size=recipe.per_device_batch_size,
+        gradient_accumulation_steps=recipe.gradient_accumulation_steps,
+        learning_rate=recipe.learning_rate,
+        weight_decay=recipe.weight_decay,
+        warmup_steps=recipe.warmup_steps,
+        max_steps=recipe.max_steps,
+        bf16=False,
+        report_to="none",
+    )
+    model = BioAlbertForPreTraining.from_pretrained(micro_pretrained_dir)
+    hf_config = args.hf_deepspeed_config
+    hf_config.trainer_config_finalize(args, model, recipe.max_steps)
+    config = hf_config.config
+    assert find_auto(config) == []
+    assert config["train_micro_batch_size_per_gpu"] == recipe.per_device_batch_size
+    assert config["gradient_accumulation_steps"] == recipe.gradient_accumulation_steps
+    assert config["optimizer"]["params"]["lr"] == recipe.learning_rate
+    assert config["optimizer"]["params"]["weight_decay"] == recipe.weight_decay
+    stage = config["zero_optimization"]["stage"]
+    assert stage == (2 if "zero2" in name else 3)
+    assert ("offload_optimizer" in config["zero_optimization"]) == ("offload" in name)
+    # DeepSpeed's own parser accepts it and derives a consistent global batch (1 process here).
+    ds = DeepSpeedConfig(config)
+    assert ds.train_batch_size == recipe.per_device_batch_size * recipe.gradient_accumulation_steps * args.world_size
+    assert ds.zero_optimization_stage == stage
+
+
+@pytest.mark.parametrize("name", ["accelerate_1node_8gpu.yaml", "accelerate_multinode.yaml"])
+def test_accelerate_configs_point_at_a_deepspeed_config(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(CONFIGS / name))
+    assert config.distributed_type == "DEEPSPEED"
+    assert config.num_processes == 8 * config.num_machines
+    ds_file = REPO / config.deepspeed_config["deepspeed_config_file"]
+    assert ds_file.name in DS_CONFIGS and ds_file.is_file()
+    assert "train_batch_size" not in json.loads(ds_file.read_text())  # multi-process: derived, never fixed
+    recipe = RECIPES["base-pubmed-pmc"]
+    assert recipe.global_batch_size(config.num_processes // config.num_machines) == 4096
+    assert yaml.safe_load((CONFIGS / name).read_text())["main_training_function"] == "main"
+
+
+# Runs pretrain.main and records what the Trainer trained: the engine type, its ZeRO stage and optimizer.
+RECORD_ENGINE = """
+import json, sys
+from bioalbert.training import pretrain
+
+train = pretrain.PretrainingTrainer.train
+def recorded(self, *args, **kwargs):
+    result = train(self, *args, **kwargs)
+    engine = self.model_wrapped
+    info = {"engine": type(engine).__module__ + "." + type(engine).__name__,
+            "optimizer": type(self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else self.optimizer).__name__}
+    if hasattr(engine, "zero_optimization_stage"):
+        info["zero_stage"] = engine.zero_optimization_stage()
+        info["ds_optimizer"] = type(engine.optimizer).__name__
+    json.dump(info, open(sys.argv[1], "w"))
+    return result
+pretrain.PretrainingTrainer.train = recorded
+sys.exit(pretrain.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_zero2_pretraining_runs_a_deepspeed_engine_on_cpu(corpus_file, micro_pretrained_dir, tmp_path):
+    output = tmp_path / "zero2"
+    argv = pretrain_argv(
+        corpus_file, micro_pretrained_dir, output, "--max_steps", "3", "--deepspeed", str(CONFIGS / "ds_zero2.json")
+    )
+    info_file = tmp_path / "engine.json"
+    # A one-process "distributed" run, as a launcher would set it up (DeepSpeed uses the gloo backend on CPU).
+    env = {**os.environ, **ONE_PROCESS, "MASTER_PORT": "29534"}
+    done = subprocess.run(
+        [sys.executable, "-c", RECORD_ENGINE, str(info_file), *argv], capture_output=True, text=True, timeout=900, env=env
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    info = json.loads(info_file.read_text())
+    assert info["engine"] == "deepspeed.runtime.engine.DeepSpeedEngine"
+    assert info["zero_stage"] == 2
+    metrics = json.loads((output / "pretraining_metrics.json").read_text())
+    assert metrics["global_step"] == 3
+    losses = [e["loss"] for e in metrics["log_history"] if "loss" in e]
+    assert len(losses) == 3 and all(0 < loss < 20 for loss in losses)
+    assert BioAlbertForPreTraining.from_pretrained(output).config.hidden_size == 64  # the saved model loads
