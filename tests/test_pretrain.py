@@ -241,3 +241,13 @@ def test_zero2_pretraining_runs_a_deepspeed_engine_on_cpu(corpus_file, micro_pre
     losses = [e["loss"] for e in metrics["log_history"] if "loss" in e]
     assert len(losses) == 3 and all(0 < loss < 20 for loss in losses)
     assert BioAlbertForPreTraining.from_pretrained(output).config.hidden_size == 64  # the saved model loads
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_recipes_use_the_shared_corpus_honestly(name, data_dir):
+    recipe = RECIPES[name]
+    files = sorted({p.name for pattern in recipe.corpus for p in data_dir.glob(pattern)})
+    assert files and all(name.startswith(("pubmed", "genia", "pmc_")) for name in files)
+    assert not any("bioner" in f or "mtl_other" in f for f in files)  # no benchmark text
+    assert any(f.startswith("pmc_") for f in files) == (recipe.corpus_spec == "pubmed-pmc")
+    assert "do not describe this model as PubMed-scale pretrained" in recipe.trained_on

@@ -1,0 +1,135 @@
+"""Pretraining throughput: BioAlbertForPreTraining (MLM head gathered at the masked positions) against transformers'
+stock AlbertForPreTraining (head over every position), same config, weights, batch and sequence length, with
+torch.compile off and on. Prints tokens/s (forward + backward + AdamW step) and the ratio, with machine + versions.
+
+    python benchmarks/pretrain_throughput.py --preset tiny                  # CPU, fp32
+    python benchmarks/pretrain_throughput.py --preset base --batch-size 8
+    python benchmarks/pretrain_throughput.py --preset base --dtype bf16 --device cuda --batch-size 64 --seq-len 512
+
+Batches are random piece ids with 15% of positions as targets (what the collator produces; the values do not change
+the cost). The two models alternate run by run and the median step time counts, so load from other processes on a
+shared machine hits both alike.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+import transformers
+from transformers import AlbertConfig, AlbertForPreTraining
+
+from bioalbert.modeling import BioAlbertConfig, BioAlbertForPreTraining
+
+
+def make_batch(batch_size: int, seq_len: int, vocab_size: int, mlm_probability: float, device: str) -> dict:
+    generator = torch.Generator().manual_seed(0)
+    input_ids = torch.randint(5, vocab_size, (batch_size, seq_len), generator=generator)
+    masked = torch.rand(batch_size, seq_len, generator=generator) < mlm_probability
+    labels = torch.where(masked, input_ids, torch.full_like(input_ids, -100))
+    token_type_ids = (torch.arange(seq_len) >= seq_len // 2).long().expand(batch_size, -1).contiguous()
+    batch = dict(
+        input_ids=input_ids,
+        token_type_ids=token_type_ids,
+        attention_mask=torch.ones_like(input_ids),
+        labels=labels,
+        sentence_order_label=torch.randint(0, 2, (batch_size,), generator=generator),
+    )
+    return {key: value.to(device) for key, value in batch.items()}
+
+
+def build_models(args) -> dict[str, torch.nn.Module]:
+    config = BioAlbertConfig.from_preset(args.preset, vocab_size=args.vocab_size, attn_implementation=args.attn)
+    torch.manual_seed(0)
+    ours = BioAlbertForPreTraining(config)
+    stock = AlbertForPreTraining(AlbertConfig(**config.to_diff_dict() | {"num_labels": 2}))
+    stock.load_state_dict(ours.state_dict(), strict=False)  # identical weights (the tied decoder follows)
+    return {"bioalbert": ours, "stock": stock}
+
+
+def time_steps(model, batch, steps: int, warmup: int, dtype) -> list[float]:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    device_type = batch["input_ids"].device.type
+    times = []
+    for step in range(warmup + steps):
+        if device_type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device_type == "cuda":
+            torch.cuda.synchronize()
+        if step >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="tiny", choices=["tiny", "base", "large"])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--vocab-size", type=int, default=30000, help="ALBERT's vocabulary size")
+    parser.add_argument("--mlm-probability", type=float, default=0.15)
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per model and setting")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation happens here)")
+    parser.add_argument("--compile", default="off,on", help="comma list of off/on")
+    parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16 autocast (GPU only)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dtype = torch.bfloat16 if args.dtype == "bf16" else None
+
+    batch = make_batch(args.batch_size, args.seq_len, args.vocab_size, args.mlm_probability, args.device)
+    tokens = args.batch_size * args.seq_len
+    machine = {
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else f"CPU {platform.processor() or platform.machine()}",
+        "cpu_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+    }
+    print(json.dumps(machine))
+    print(f"preset={args.preset} batch={args.batch_size} seq_len={args.seq_len} vocab={args.vocab_size} "
+          f"attn={args.attn} dtype={args.dtype} masked={args.mlm_probability:.0%}")
+    results = {}
+    for compiled in args.compile.split(","):
+        models = build_models(args)
+        for model in models.values():
+            model.to(args.device).train()
+        runnable = {name: torch.compile(m) if compiled == "on" else m for name, m in models.items()}
+        times = {name: [] for name in runnable}
+        # Alternate the two models in short runs so that background load is shared fairly.
+        for name, model in runnable.items():
+            time_steps(model, batch, 0, args.warmup, dtype)
+        for _ in range(args.steps):
+            for name, model in runnable.items():
+                times[name] += time_steps(model, batch, 1, 0, dtype)
+        for name, measured in times.items():
+            step = statistics.median(measured)
+            results[f"{name}/compile={compiled}"] = {"step_s": round(step, 4), "tokens_per_s": round(tokens / step, 1)}
+            print(f"{name:>9} compile={compiled:<3}  step {step * 1000:8.1f} ms   {tokens / step:10.1f} tokens/s")
+        ratio = statistics.median(times["stock"]) / statistics.median(times["bioalbert"])
+        results[f"ratio/compile={compiled}"] = round(ratio, 2)
+        print(f"  BioAlbertForPreTraining / AlbertForPreTraining (compile={compiled}): {ratio:.2f}x")
+    if "ratio/compile=on" in results:
+        best = results["bioalbert/compile=on"]["tokens_per_s"] / results["stock/compile=off"]["tokens_per_s"]
+        results["ratio/bioalbert_compiled_vs_stock_eager"] = round(best, 2)
+        print(f"  BioAlbertForPreTraining compiled / stock eager: {best:.2f}x")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"machine": machine, "args": vars(args), "results": results}, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
