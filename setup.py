@@ -5,7 +5,7 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-CODE_FOLDERS = ["cli", "modeling", "training", "inference", "hub", "convert"]
+CODE_FOLDERS = ["cli", "modeling", "training", "inference", "hub", "convert", "model_cards"]
 CODE_FOLDERS = [folder for folder in CODE_FOLDERS if Path(folder, "__init__.py").exists()]
 
 packages, package_dir = [], {}
@@ -38,6 +38,7 @@ setup(
         "protobuf",
         "safetensors",
         "huggingface_hub>=1.0",
+        "jinja2",  # ModelCard.from_template
         "tqdm",
     ],
     extras_require={

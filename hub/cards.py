@@ -12,8 +12,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-# model_cards/ sits next to the code folders in the repository (it is not a Python package).
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "model_cards"
+from bioalbert.model_cards import TEMPLATES_DIR
+
 LICENSE = "apache-2.0"
 TASK = {"task_type": "token-classification", "task_name": "Named Entity Recognition"}
 
@@ -39,8 +39,8 @@ TRAINING_METADATA_FILES = ("pretraining_metrics.json", "trainer_state.json", "tr
 def templates_dir() -> Path:
     if not (TEMPLATES_DIR / "variants.json").is_file():
         raise FileNotFoundError(
-            f"Model-card templates not found: expected {TEMPLATES_DIR}/variants.json (run from a checkout of the "
-            "bioalbert repository, which keeps them in model_cards/)."
+            f"Model-card templates not found: expected {TEMPLATES_DIR}/variants.json (reinstall bioalbert: "
+            "the templates are package data of bioalbert.model_cards)."
         )
     return TEMPLATES_DIR
 
