@@ -241,8 +241,6 @@ def main(argv: list[str] | None = None) -> int:
     if demo_dataset:
         from transformers import pipeline
 
-        import bioalbert.modeling  # noqa: F401
-
         sentence = "Germline mutations in BRCA1 predispose carriers to hereditary breast and ovarian cancer."
         ner = pipeline("ner", model=str(run_dir / "ner" / f"{ours}-{demo_dataset}"), aggregation_strategy="simple")
         print(f"pipeline('ner') with the {demo_dataset} model on: {sentence}")

@@ -1,7 +1,7 @@
 """Results files: `results/<model-name>/<dataset>.json`, one per evaluated (model, dataset) pair.
 
 They are the single source that the README's results table and the model cards are generated from. Schema
-(keys other code relies on):
+(keys other code relies on; every F1, precision and recall is a fraction in [0, 1], shown x100 in tables and cards):
 
     {
       "model": "tiny-pubmed",            # the results folder name
