@@ -28,6 +28,10 @@ def parse_args(argv):
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--learning-rate", type=float, default=5e-4, help="High: a random model learns from scratch.")
     parser.add_argument("--seeds", nargs="+", default=["42"])
+    parser.add_argument("--max-train-minutes", type=float, default=None,
+                        help="Stop each training run after this long (a shared CPU); the epochs done are recorded.")
+    parser.add_argument("--max-eval-sentences", type=int, default=None,
+                        help="Pick the best checkpoint on the first N dev sentences (saves time; test is always whole).")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--runs-dir", default="runs/ner")
     return parser.parse_args(argv)
@@ -50,17 +54,20 @@ def main(argv=None) -> int:
             "--model-name", name, "--results-dir", args.results_dir, "--seeds", *args.seeds,
             "--num-train-epochs", str(args.epochs), "--learning-rate", str(args.learning_rate),
             "--disable-tqdm", "true", *(["--resume"] if output_dir.exists() else []),
+            *(["--max-train-minutes", str(args.max_train_minutes), "--lr-scheduler-type", "constant_with_warmup",
+               "--warmup-steps", "20"] if args.max_train_minutes else []),
+            *(["--max-eval-sentences", str(args.max_eval_sentences)] if args.max_eval_sentences else []),
         ])
 
     env = environment()
     print(f"\nmachine: {json.dumps(env['machine'])}\nversions: {json.dumps(env['versions'])}\n")
-    print(f"| model | dataset | epochs | entity F1 (strict) | token F1 | train wall time | total wall time |")
+    print(f"| model | dataset | epochs done | entity F1 (strict) | token F1 | train wall time | total wall time |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for dataset in args.datasets:
         record = json.loads(Path(args.results_dir, name, f"{dataset}.json").read_text())
         entity, token, training = record["entity"], record["token"], record["training"]
         print(
-            f"| {name} | {dataset} | {training['epochs']:g} | {100 * entity['f1']:.2f} ± {100 * entity['f1_std']:.2f} "
+            f"| {name} | {dataset} | {training['epochs']:.2f} | {100 * entity['f1']:.2f} ± {100 * entity['f1_std']:.2f} "
             f"| {100 * token['f1']:.2f} ± {100 * token['f1_std']:.2f} | {training['train_wall_time_s'] / 60:.1f} min "
             f"| {record['wall_time_s'] / 60:.1f} min |"
         )

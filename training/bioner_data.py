@@ -39,15 +39,16 @@ BENCHMARKS = (
     "s800",
     "bc4chemd",
 )
-# Hub copies of the benchmarks with `tokens`/`ner_tags` columns, for users without the local files
-# (`--dataset <hub id>`). Their splits and tokenisation may differ from the local files: results on them are not
-# comparable to results on the local files. bc5cdr_* / bc4chemd have no Hub copy in that schema that we know of.
+# Hub copies of some benchmarks with `tokens`/`ner_tags` (ClassLabel) columns, for users without the local files:
+# `--dataset ncbi/ncbi_disease`. Second item: the entity type given to bare `B`/`I` tags (those copies do not name
+# the type). Their splits and tokenisation may differ from the local files, so results on them are not comparable
+# to results on the local files. Script-only repos are read from their `refs/convert/parquet` branch (datasets 4+
+# no longer runs loading scripts). Not checked from this offline machine: the Hub was unreachable here.
 HUB_DATASETS = {
-    "ncbi_disease": "ncbi/ncbi_disease",
-    "bc2gm": "spyysalo/bc2gm_corpus",
-    "jnlpba": "jnlpba/jnlpba",
-    "linnaeus": "linnaeus",
-    "s800": "spyysalo/species_800",
+    "ncbi_disease": ("ncbi/ncbi_disease", None),
+    "bc2gm": ("spyysalo/bc2gm_corpus", None),
+    "linnaeus": ("linnaeus", "Species"),
+    "s800": ("spyysalo/species_800", "Species"),
 }
 SPLIT_FILES = {"train": ("train",), "validation": ("devel", "dev", "validation", "valid"), "test": ("test",)}
 EXTENSIONS = (".tsv", ".txt", ".conll", ".iob", ".iob2")
@@ -157,7 +158,13 @@ def read_hub(dataset_id: str, repair_iob: bool) -> dict[str, list[dict]]:
         )
     from datasets import load_dataset
 
-    hub = load_dataset(dataset_id)
+    try:
+        hub = load_dataset(dataset_id)
+    except RuntimeError as error:  # "Dataset scripts are no longer supported": use the Hub's parquet export
+        if "script" not in str(error):
+            raise
+        hub = load_dataset(dataset_id, revision="refs/convert/parquet")
+    bare_type = next((kind for hub_id, kind in HUB_DATASETS.values() if hub_id == dataset_id), None)
     renames = {"train": "train", "validation": "validation", "dev": "validation", "devel": "validation", "test": "test"}
     splits = {}
     for hub_split, dataset in hub.items():
@@ -171,6 +178,8 @@ def read_hub(dataset_id: str, repair_iob: bool) -> dict[str, list[dict]]:
         sentences = []
         for index, row in enumerate(dataset):
             tags = [tag_feature.int2str(tag) for tag in row["ner_tags"]]
+            if bare_type:
+                tags = [f"{tag}-{bare_type}" if tag in ("B", "I") else tag for tag in tags]
             for position, tag in enumerate(tags):
                 if not TAG_PATTERN.match(tag):
                     raise BioNERFormatError(f"{dataset_id} [{hub_split}] row {index}: illegal tag {tag!r}")
@@ -207,7 +216,7 @@ def load_bioner(
     if dataset in BENCHMARKS:
         folder = resolve_data_dir(data_dir) / "bioner" / dataset
         if not folder.is_dir():
-            hint = f" or use its Hub copy: --dataset {HUB_DATASETS[dataset]}" if dataset in HUB_DATASETS else ""
+            hint = f" or use its Hub copy: --dataset {HUB_DATASETS[dataset][0]}" if dataset in HUB_DATASETS else ""
             raise FileNotFoundError(
                 f"Benchmark {dataset!r} is not available: {folder} does not exist. Put its "
                 f"{{train,devel,test}}.tsv files (token TAB tag, IOB2) there{hint}, or pass --train-file/"

@@ -30,6 +30,7 @@ from transformers import (
     DataCollatorForTokenClassification,
     HfArgumentParser,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -77,6 +78,10 @@ class RunArguments:
     resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in --output-dir."})
     model_name: str | None = field(default=None, metadata={"help": "Name in results/<name>/ (default: the output folder's name)."})
     results_dir: str = field(default="results", metadata={"help": "Where results/<model>/<dataset>.json goes."})
+    max_train_minutes: float | None = field(
+        default=None,
+        metadata={"help": "Stop training after this many minutes (per seed and process), evaluating and saving there."},
+    )
 
 
 @dataclass
@@ -125,14 +130,15 @@ def load_data(data_args):
 def dataset_name(data_args) -> str:
     if data_args.dataset:
         return Path(data_args.dataset).name if Path(data_args.dataset).exists() else data_args.dataset.replace("/", "__")
-    return Path(data_args.train_file or data_args.test_file).parent.name or "custom"
+    files = [getattr(data_args, name, None) for name in ("train_file", "validation_file", "test_file")]
+    return Path(next(path for path in files if path)).parent.name or "custom"
 
 
 class WindowedSplit:
     """One split cut into model windows, and the bookkeeping to stitch window predictions back to its words."""
 
     def __init__(self, split, tokenizer, max_length, stride):
-        self.sentences, self.tag_ids = split["tokens"], split["ner_tags"]
+        self.sentences, self.tag_ids = list(split["tokens"]), list(split["ner_tags"])  # datasets 5 gives Columns
         self.label_names = split.features["ner_tags"].feature.names
         counts = piece_counts(tokenizer, self.sentences)
         self.windows = make_windows(counts, max_length - tokenizer.num_special_tokens_to_add(), stride)
@@ -160,6 +166,21 @@ class NerTrainer(Trainer):
 
     def _get_eval_sampler(self, eval_dataset):
         return SequentialSampler(eval_dataset)
+
+
+class TimeBudget(TrainerCallback):
+    """Ends training once `minutes` have passed, with a last dev evaluation and checkpoint, so that a run on a
+    slow or shared machine still ends with its best model; the number of epochs done is recorded."""
+
+    def __init__(self, minutes: float):
+        self.seconds, self.started = 60 * minutes, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.perf_counter() - self.started > self.seconds:
+            control.should_training_stop = control.should_evaluate = control.should_save = True
 
 
 def argmax_logits(logits, labels):
@@ -291,7 +312,8 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
     for seed in run_args.seeds:
         seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed)
         runs.append(train_one_seed(seed, model_args, seed_args, tokenizer, labels, windowed["train"],
-                                   windowed["validation"], windowed.get("test"), run_args.resume, callbacks))
+                                   windowed["validation"], windowed.get("test"), run_args.resume,
+                                   [*callbacks, *([TimeBudget(run_args.max_train_minutes)] if run_args.max_train_minutes else [])]))
         logger.info("Seed %d: dev entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
 
     best = max(runs, key=lambda record: record["dev"]["entity_f1"])
@@ -316,7 +338,10 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
             for r in runs
         ],
         "training": {
-            "epochs": training_args.num_train_epochs,
+            "epochs": statistics.fmean(r["epochs"] for r in runs),
+            "max_epochs": training_args.num_train_epochs,
+            "max_train_minutes": run_args.max_train_minutes,
+            "lr_scheduler": str(training_args.lr_scheduler_type),
             "learning_rate": training_args.learning_rate,
             "batch_size": training_args.per_device_train_batch_size,
             "max_seq_length": model_args.max_seq_length,

@@ -1,0 +1,189 @@
+"""Windows, label alignment, stitching, and the fine-tuning job (real Trainer, micro model, first sentences of the
+real benchmarks): best checkpoint, seeds, resume after an interruption, the saved model, `bioalbert evaluate`."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer, TrainerCallback, pipeline
+
+from bioalbert.training import evaluate as evaluate_job
+from bioalbert.training import finetune
+from bioalbert.training.bioner_data import load_bioner
+from bioalbert.training.ner_windows import (
+    IGNORE_INDEX,
+    encode_windows,
+    make_windows,
+    piece_counts,
+    predict_words,
+    stitch,
+)
+
+
+@pytest.fixture(scope="module")
+def ncbi(data_dir):
+    return load_bioner("ncbi_disease", data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def long_sentences(ncbi):
+    """The 30 longest real test sentences (in pieces, they overflow a 24-piece window)."""
+    test = ncbi["test"]
+    order = sorted(range(len(test)), key=lambda i: -len(test[i]["tokens"]))[:30]
+    return test.select(order)
+
+
+def test_windows_cover_every_word_within_the_piece_budget(tokenizer, long_sentences):
+    sentences = list(long_sentences["tokens"])
+    counts = piece_counts(tokenizer, sentences)
+    windows = make_windows(counts, max_pieces=22, stride=6)
+    assert len(windows) > len(sentences)  # long sentences were really split
+    for window in windows:
+        pieces = counts[window.sentence][window.start : window.end]
+        assert sum(pieces) <= 22 or window.end - window.start == 1
+    # Stitching each window's word indices back gives every word its own index: full, exact coverage.
+    window_values = [list(range(w.start, w.end)) for w in windows]
+    assert stitch(windows, window_values, [len(s) for s in sentences]) == [list(range(len(s))) for s in sentences]
+
+
+def test_stitch_prefers_the_window_with_most_context(tokenizer):
+    sentence = ["w"] * 10
+    windows = make_windows([[1] * 10], max_pieces=6, stride=3)
+    assert [(w.start, w.end) for w in windows] == [(0, 6), (3, 9), (6, 10)]
+    # Word 5 is at the right edge of window 0 and in the middle of window 1: window 1 decides.
+    tags = [[f"window{i}"] * (w.end - w.start) for i, w in enumerate(windows)]
+    stitched = stitch(windows, tags, [len(sentence)])[0]
+    assert stitched[5] == "window1" and stitched[0] == "window0" and stitched[9] == "window2"
+
+
+def test_labels_sit_on_the_first_piece_of_each_word(tokenizer, long_sentences):
+    sentences, tag_ids = list(long_sentences["tokens"]), list(long_sentences["ner_tags"])
+    windows = make_windows(piece_counts(tokenizer, sentences), max_pieces=22, stride=6)
+    features, positions = encode_windows(tokenizer, sentences, windows, max_length=24, tag_ids=tag_ids)
+    for window, feature, first_pieces in zip(windows, features, positions):
+        labelled = [i for i, label in enumerate(feature["labels"]) if label != IGNORE_INDEX]
+        assert labelled == first_pieces
+        assert [feature["labels"][i] for i in labelled] == tag_ids[window.sentence][window.start : window.end]
+        assert len(feature["input_ids"]) <= 24
+
+
+def test_predict_words_tags_every_word(tokenizer, micro_pretrained_dir, long_sentences):
+    labels = ["O", "B-Disease", "I-Disease"]
+    model = AutoModelForTokenClassification.from_pretrained(
+        micro_pretrained_dir, num_labels=3, id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)}
+    )
+    sentences = list(long_sentences["tokens"]) + [["a", " ", "b"], ["x" * 300]]  # a word with no piece, a huge word
+    predicted = predict_words(model, tokenizer, sentences, batch_size=8, max_length=24, stride=6)
+    assert [len(p) for p in predicted] == [len(s) for s in sentences]
+    assert {tag for tags in predicted for tag in tags} <= set(labels)
+    # Windowed prediction of a short sentence equals its unwindowed prediction (one window, same input).
+    short = [sentences[0][:8]]
+    assert predict_words(model, tokenizer, short, 8, max_length=24) == predict_words(model, tokenizer, short, 8, 512)
+
+
+def finetune_args(model_dir, output_dir, results_dir, *extra):
+    return finetune.parse_args([
+        "--model", str(model_dir), "--dataset", "ncbi_disease", "--output-dir", str(output_dir),
+        "--results-dir", str(results_dir), "--max-train-sentences", "48", "--max-eval-sentences", "24",
+        "--max-test-sentences", "24", "--max-seq-length", "32", "--window-stride", "8",
+        "--per-device-train-batch-size", "8", "--learning-rate", "1e-3", "--max-steps", "6",
+        "--eval-strategy", "steps", "--save-strategy", "steps", "--eval-steps", "2", "--save-steps", "2",
+        "--save-total-limit", "10", "--logging-steps", "2", "--disable-tqdm", "true", *extra,
+    ])
+
+
+class Interrupt(Exception):
+    pass
+
+
+class InterruptAfterSave(TrainerCallback):
+    """Stands for a kill right after the checkpoint of step `step` was written."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise Interrupt
+
+
+@pytest.mark.slow
+def test_finetune_keeps_best_checkpoint_and_saves_a_loadable_model(micro_pretrained_dir, tmp_path):
+    output_dir = tmp_path / "ner"
+    result = finetune.run(*finetune_args(micro_pretrained_dir, output_dir, tmp_path / "results", "--seeds", "1", "2"))
+
+    for seed in (1, 2):
+        record = json.loads((output_dir / f"seed-{seed}" / "run.json").read_text())
+        state = json.loads((output_dir / f"seed-{seed}" / "checkpoint-6" / "trainer_state.json").read_text())
+        dev_f1 = {entry["step"]: entry["eval_entity_f1"] for entry in state["log_history"] if "eval_entity_f1" in entry}
+        best_step = max(dev_f1, key=lambda step: (dev_f1[step], -step))  # first step reaching the best F1
+        assert record["best_checkpoint"].endswith(f"checkpoint-{best_step}")
+        assert record["dev"]["entity_f1"] == pytest.approx(dev_f1[best_step])
+    runs = [json.loads((output_dir / f"seed-{s}" / "run.json").read_text()) for s in (1, 2)]
+    f1s = [r["test"]["entity_f1"] for r in runs]
+    assert result["entity"]["f1"] == pytest.approx(sum(f1s) / 2)
+    assert result["entity"]["f1_std"] == pytest.approx(abs(f1s[0] - f1s[1]) / 2**0.5)
+    saved = json.loads((tmp_path / "results" / "ner" / "ncbi_disease.json").read_text())
+    assert saved["seeds"] == [1, 2] and saved["entity"]["f1"] == pytest.approx(result["entity"]["f1"])
+    assert set(saved["per_type"]) <= {"Disease"} and "versions" in saved and "machine" in saved
+
+    # The top folder holds the best seed's model; it loads with the Auto class and in pipeline("ner").
+    model = AutoModelForTokenClassification.from_pretrained(output_dir)
+    assert model.config.id2label == {0: "O", 1: "B-Disease", 2: "I-Disease"}
+    best_seed = json.loads((output_dir / finetune.INFO_FILE).read_text())["best_seed"]
+    assert best_seed == max(runs, key=lambda r: r["dev"]["entity_f1"])["seed"]
+    best_weights = AutoModelForTokenClassification.from_pretrained(output_dir / f"seed-{best_seed}").state_dict()
+    assert all(torch.equal(tensor, best_weights[name]) for name, tensor in model.state_dict().items())
+    ner = pipeline("ner", model=model, tokenizer=AutoTokenizer.from_pretrained(output_dir))
+    assert all(entity["entity"] in model.config.label2id for entity in ner("Hereditary breast cancer in BRCA1 carriers."))
+
+    # `bioalbert evaluate` on the saved model reproduces the fine-tuning job's test scores for that seed.
+    assert evaluate_job.main([
+        "--model", str(output_dir), "--dataset", "ncbi_disease", "--max-sentences", "24",
+        "--results-dir", str(tmp_path / "eval"), "--model-name", "evaluated",
+    ]) == 0
+    evaluated = json.loads((tmp_path / "eval" / "evaluated" / "ncbi_disease.json").read_text())
+    best_run = next(r for r in runs if r["seed"] == best_seed)
+    assert evaluated["entity"]["f1"] == pytest.approx(best_run["test"]["entity_f1"])
+    assert evaluated["token"]["f1"] == pytest.approx(best_run["test"]["token_f1"])
+    assert evaluated["seeds"] == [best_seed]
+
+    # A model that never saw Chemical tags refuses to be scored on them.
+    with pytest.raises(ValueError, match=r"tags the model .* does not know: \['B-Chemical', 'I-Chemical'\]"):
+        evaluate_job.main(["--model", str(output_dir), "--dataset", "bc5cdr_chem", "--max-sentences", "5",
+                           "--results-dir", str(tmp_path / "eval")])
+
+
+@pytest.mark.slow
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(micro_pretrained_dir, tmp_path):
+    straight = finetune.run(*finetune_args(micro_pretrained_dir, tmp_path / "straight", tmp_path / "r1"))
+
+    interrupted_dir = tmp_path / "interrupted"
+    with pytest.raises(Interrupt):
+        finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2"),
+                     callbacks=[InterruptAfterSave(step=4)])
+    assert not (interrupted_dir / "seed-42" / "run.json").exists()
+    with pytest.raises(FileExistsError, match="--resume"):  # never silently overwrites a run
+        finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2"))
+
+    resumed = finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2", "--resume"))
+    record = json.loads((interrupted_dir / "seed-42" / "run.json").read_text())
+    assert record["resumed_from"].endswith("checkpoint-4")
+    assert resumed["runs"][0]["global_step"] == straight["runs"][0]["global_step"] == 6
+    # Same data order and RNG state after the restart: the same scores as the uninterrupted run.
+    assert resumed["runs"][0]["dev_entity_f1"] == pytest.approx(straight["runs"][0]["dev_entity_f1"])
+    assert resumed["entity"]["f1"] == pytest.approx(straight["entity"]["f1"])
+    straight_state = json.loads((tmp_path / "straight" / "seed-42" / "checkpoint-6" / "trainer_state.json").read_text())
+    resumed_state = json.loads((interrupted_dir / "seed-42" / "checkpoint-6" / "trainer_state.json").read_text())
+    losses = [[e["loss"] for e in s["log_history"] if "loss" in e] for s in (straight_state, resumed_state)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        finetune.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--model", "--dataset", "--output-dir", "--seeds", "--resume", "--repair-iob", "--train-file",
+                   "--max-seq-length", "--learning-rate", "--num-train-epochs", "--metric-for-best-model"):
+        assert option in text
