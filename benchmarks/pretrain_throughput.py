@@ -7,8 +7,8 @@ torch.compile off and on. Prints tokens/s (forward + backward + AdamW step) and 
     python benchmarks/pretrain_throughput.py --preset base --dtype bf16 --device cuda --batch-size 64 --seq-len 512
 
 Batches are random piece ids with 15% of positions as targets (what the collator produces; the values do not change
-the cost). The two models alternate run by run and the median step time counts, so load from other processes on a
-shared machine hits both alike.
+the cost). All settings take turns step by step and the median step time counts, so load from other processes on
+a shared machine hits them alike.
 """
 
 import argparse
@@ -49,8 +49,7 @@ def build_models(args) -> dict[str, torch.nn.Module]:
     return {"bioalbert": ours, "stock": stock}
 
 
-def time_steps(model, batch, steps: int, warmup: int, dtype) -> list[float]:
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def time_steps(model, optimizer, batch, steps: int, warmup: int, dtype) -> list[float]:
     device_type = batch["input_ids"].device.type
     times = []
     for step in range(warmup + steps):
@@ -101,24 +100,27 @@ def main(argv=None) -> int:
     print(json.dumps(machine))
     print(f"preset={args.preset} batch={args.batch_size} seq_len={args.seq_len} vocab={args.vocab_size} "
           f"attn={args.attn} dtype={args.dtype} masked={args.mlm_probability:.0%}")
-    results = {}
+    # Every (model, compile) pair is built and warmed up first, then they take turns step by step: load from other
+    # processes on a shared machine hits all of them alike, and the median step time counts.
+    runnable = {}
     for compiled in args.compile.split(","):
-        models = build_models(args)
-        for model in models.values():
+        for name, model in build_models(args).items():
             model.to(args.device).train()
-        runnable = {name: torch.compile(m) if compiled == "on" else m for name, m in models.items()}
-        times = {name: [] for name in runnable}
-        # Alternate the two models in short runs so that background load is shared fairly.
-        for name, model in runnable.items():
-            time_steps(model, batch, 0, args.warmup, dtype)
-        for _ in range(args.steps):
-            for name, model in runnable.items():
-                times[name] += time_steps(model, batch, 1, 0, dtype)
-        for name, measured in times.items():
-            step = statistics.median(measured)
-            results[f"{name}/compile={compiled}"] = {"step_s": round(step, 4), "tokens_per_s": round(tokens / step, 1)}
-            print(f"{name:>9} compile={compiled:<3}  step {step * 1000:8.1f} ms   {tokens / step:10.1f} tokens/s")
-        ratio = statistics.median(times["stock"]) / statistics.median(times["bioalbert"])
+            runnable[(name, compiled)] = torch.compile(model) if compiled == "on" else model
+    optimizers = {key: torch.optim.AdamW(model.parameters(), lr=1e-4) for key, model in runnable.items()}
+    for key, model in runnable.items():
+        time_steps(model, optimizers[key], batch, 0, args.warmup, dtype)
+    times = {key: [] for key in runnable}
+    for _ in range(args.steps):
+        for key, model in runnable.items():
+            times[key] += time_steps(model, optimizers[key], batch, 1, 0, dtype)
+    results = {}
+    for (name, compiled), measured in times.items():
+        step = statistics.median(measured)
+        results[f"{name}/compile={compiled}"] = {"step_s": round(step, 4), "tokens_per_s": round(tokens / step, 1)}
+        print(f"{name:>9} compile={compiled:<3}  step {step * 1000:8.1f} ms   {tokens / step:10.1f} tokens/s")
+    for compiled in args.compile.split(","):
+        ratio = statistics.median(times[("stock", compiled)]) / statistics.median(times[("bioalbert", compiled)])
         results[f"ratio/compile={compiled}"] = round(ratio, 2)
         print(f"  BioAlbertForPreTraining / AlbertForPreTraining (compile={compiled}): {ratio:.2f}x")
     if "ratio/compile=on" in results:

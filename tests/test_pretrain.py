@@ -117,8 +117,8 @@ def test_resume_after_kill_continues_with_the_same_data(corpus_file, micro_pretr
     assert "Resuming from" in resumed.stderr and "checkpoint-3" in resumed.stderr
 
     losses_straight, losses_resumed = step_losses(straight), step_losses(killed)
-    assert sorted(losses_resumed) == [4, 5, 6]  # the resumed session logs only the steps it ran
-    for step in (4, 5, 6):  # same batches, same masks, same weights: the same losses as the uninterrupted run
+    assert sorted(losses_resumed) == [1, 2, 3, 4, 5, 6]  # steps 1-3 come back from checkpoint-3's trainer state
+    for step in (1, 2, 3, 4, 5, 6):  # same batches, same masks, same weights: the losses of the uninterrupted run
         assert losses_resumed[step] == pytest.approx(losses_straight[step], rel=1e-5), step
     final_straight = load_file(straight / "model.safetensors")
     final_resumed = load_file(killed / "model.safetensors")

@@ -183,3 +183,18 @@ def test_collator_replaces_80_10_10(examples, tokenizer):
     for row, original in enumerate(originals):
         unmasked = ~masked[row, : len(original)]
         assert inputs[row, : len(original)][unmasked].tolist() == torch.tensor(original)[unmasked].tolist()
+
+
+def test_masks_follow_the_example_not_the_batch(examples, tokenizer):
+    """With `example_id`, an example's masks depend on (seed, epoch, id) only: not on its batch or the global RNG."""
+    collator = NgramMaskingCollator(tokenizer, seed=3)
+
+    def labels_of(ids, epoch):
+        collator.epoch = epoch
+        batch = collator([{**examples[i], "example_id": i} for i in ids])
+        return {i: row[: len(examples[i]["input_ids"])].tolist() for i, row in zip(ids, batch["labels"])}
+
+    alone, shuffled = labels_of([5], 0), labels_of([9, 5, 2], 0)
+    torch.manual_seed(123)  # the global RNG plays no part
+    assert alone[5] == shuffled[5] == labels_of([5, 7], 0)[5]
+    assert labels_of([5], 1)[5] != alone[5]  # a new epoch, new masks

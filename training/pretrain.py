@@ -37,7 +37,7 @@ from bioalbert.modeling import BioAlbertForPreTraining
 
 from .datadir import resolve_data_dir
 from .init_model import init_model
-from .pretraining_data import NgramMaskingCollator, build_pretraining_dataset, load_documents
+from .pretraining_data import EpochSetter, NgramMaskingCollator, build_pretraining_dataset, load_documents
 from .recipes import get_recipe
 
 logger = logging.getLogger(__name__)
@@ -89,12 +89,10 @@ class PretrainingTrainer(Trainer):
         self._steps = {"train": 0, "eval": 0}
 
     def get_eval_dataloader(self, eval_dataset=None):
-        """Held-out batches use `eval_data_collator` (seeded: the same masks at every evaluation, and no draws from
-        the training RNG, so evaluating does not change the training data order or masks)."""
+        """Held-out batches use `eval_data_collator`, whose epoch stays 0: the same masks at every evaluation."""
         if self.eval_data_collator is None:
             return super().get_eval_dataloader(eval_dataset)
         train_collator, self.data_collator = self.data_collator, self.eval_data_collator
-        self.eval_data_collator.generator = None  # re-seeded on its next call
         try:
             return super().get_eval_dataloader(eval_dataset)
         finally:
@@ -185,6 +183,7 @@ def recipe_flags(variant: str) -> list[str]:
         "--eval_steps", str(recipe.eval_steps),
         "--report_to", "none",
         "--dataloader_drop_last", "true",
+        "--remove_unused_columns", "false",  # keep `example_id`: the collator seeds each example's masks with it
     ]  # fmt: skip
 
 
@@ -296,22 +295,28 @@ def main(argv: list[str] | None = None) -> int:
         if n_heldout > 0:
             eval_dataset = build_pretraining_dataset(split["test"], **build)
             eval_dataset = eval_dataset.select(range(min(args.max_eval_examples, len(eval_dataset))))
+    # Row numbers seed each example's masks (see NgramMaskingCollator): resuming reproduces them exactly.
+    train_dataset = train_dataset.add_column("example_id", list(range(len(train_dataset))))
     if eval_dataset is None:
         training_args.eval_strategy = "no"
+    else:
+        eval_dataset = eval_dataset.add_column("example_id", list(range(len(eval_dataset))))
     logger.info("%d training examples of up to %d pieces; %s held-out", len(train_dataset), max_seq_length,
                 len(eval_dataset) if eval_dataset is not None else 0)
 
     collate = dict(tokenizer=tokenizer, mlm_probability=args.mlm_probability, max_ngram=args.max_ngram,
-                   pad_to_multiple_of=8)
+                   pad_to_multiple_of=8, seed=training_args.seed)
+    train_collator = NgramMaskingCollator(**collate)
     trainer = PretrainingTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=NgramMaskingCollator(**collate),
+        data_collator=train_collator,
         processing_class=tokenizer,
-        callbacks=[WallClockBudget(args.max_train_minutes)] if args.max_train_minutes else None,
-        eval_data_collator=NgramMaskingCollator(**collate, seed=training_args.seed),
+        callbacks=[EpochSetter(train_collator)]
+        + ([WallClockBudget(args.max_train_minutes)] if args.max_train_minutes else []),
+        eval_data_collator=NgramMaskingCollator(**collate),
     )
 
     result = trainer.train(resume_from_checkpoint=last_checkpoint)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset, load_dataset
-from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
+from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase, TrainerCallback
 
 METASPACE = "▁"
 # Part of the cache file names: bump it when the example-building code changes, so stale caches are not reused.
@@ -207,15 +207,22 @@ def build_pretraining_dataset(
 
 @dataclass
 class NgramMaskingCollator(DataCollatorForLanguageModeling):
-    """transformers' MLM collator (padding, special-token handling, 80/10/10 replacement, seeded generator) with
-    ALBERT's n-gram span selection in place of independent per-piece masking.
+    """transformers' MLM collator (padding, special-token handling, 80/10/10 replacement) with ALBERT's n-gram span
+    selection in place of independent per-piece masking.
 
     Spans are 1..`max_ngram` whole words (a word starts at a piece beginning with "▁"), n drawn with p(n) ~ 1/n,
     until `mlm_probability` of the non-special pieces are chosen. Each chosen piece is then replaced by [MASK]
     (80%), a random piece (10%) or kept (10%). `sentence_order_label` and `token_type_ids` pass through.
+
+    Examples that carry an `example_id` are masked with a generator seeded by (`seed`, `epoch`, example_id): the
+    masks then depend on nothing else, so a run resumed from a checkpoint masks exactly as the uninterrupted run
+    (Trainer's dataloader collates a batch ahead, so masks drawn from the global RNG would shift by a batch), and
+    each epoch still sees new masks. `EpochSetter` keeps `epoch` in step with the Trainer. Without `example_id`,
+    the seeded generator (`seed`) or the global RNG is used, as in the parent class.
     """
 
     max_ngram: int = 3
+    epoch: int = 0
 
     def __post_init__(self):
         super().__post_init__()
@@ -226,8 +233,18 @@ class NgramMaskingCollator(DataCollatorForLanguageModeling):
         self.special_ids = torch.tensor(sorted(set(self.tokenizer.all_special_ids)))
         weights = torch.tensor([1.0 / n for n in range(1, self.max_ngram + 1)])
         self.ngram_probs = weights / weights.sum()
+        self._example_ids = None
 
-    def _select_spans(self, input_ids: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
+    def torch_call(self, examples):
+        has_ids = isinstance(examples[0], dict) and "example_id" in examples[0]
+        self._example_ids = [example.pop("example_id") for example in examples] if has_ids else None
+        return super().torch_call(examples)
+
+    def _row_generator(self, example_id: int) -> torch.Generator:
+        key = ((self.seed or 0) * 1_000_003 + self.epoch) * 10_000_019 + int(example_id)
+        return torch.Generator().manual_seed(key % (2**63))
+
+    def _select_spans(self, input_ids: torch.Tensor, maskable: torch.Tensor, generator) -> torch.Tensor:
         """Returns a bool mask of the pieces chosen for one sequence."""
         positions = maskable.nonzero().flatten().tolist()
         chosen = torch.zeros_like(maskable)
@@ -243,8 +260,8 @@ class NgramMaskingCollator(DataCollatorForLanguageModeling):
                 words[-1].append(position)
             previous = position
         budget = max(1, round(len(positions) * self.mlm_probability))
-        order = torch.randperm(len(words), generator=self.generator).tolist()
-        lengths = (torch.multinomial(self.ngram_probs, len(words), replacement=True, generator=self.generator) + 1)
+        order = torch.randperm(len(words), generator=generator).tolist()
+        lengths = torch.multinomial(self.ngram_probs, len(words), replacement=True, generator=generator) + 1
         covered = [False] * len(words)
         n_chosen = 0
         for first, n in zip(order, lengths.tolist()):
@@ -267,20 +284,36 @@ class NgramMaskingCollator(DataCollatorForLanguageModeling):
             n_chosen += len(span_pieces)
         return chosen
 
-    def torch_mask_tokens(self, inputs, special_tokens_mask=None, offset_mapping=None):
-        labels = inputs.clone()
+    def _mask_rows(self, inputs, labels, generator) -> None:
+        """Chooses spans and applies 80/10/10 in place, for the rows of `inputs` (all drawn from `generator`)."""
         maskable = ~torch.isin(inputs, self.special_ids)
-        masked_indices = torch.stack([self._select_spans(ids, ok) for ids, ok in zip(inputs, maskable)])
-        labels[~masked_indices] = -100
-        replace = torch.full(labels.shape, self.mask_replace_prob)
-        indices_replaced = torch.bernoulli(replace, generator=self.generator).bool() & masked_indices
-        inputs[indices_replaced] = self.tokenizer.mask_token_id
+        masked = torch.stack([self._select_spans(ids, ok, generator) for ids, ok in zip(inputs, maskable)])
+        labels[~masked] = -100
+        replaced = torch.bernoulli(torch.full(labels.shape, self.mask_replace_prob), generator=generator).bool()
+        replaced &= masked
+        inputs[replaced] = self.tokenizer.mask_token_id
         leftover = 1 - self.mask_replace_prob
         if self.random_replace_prob > 0 and leftover > 0:
             scaled = torch.full(labels.shape, self.random_replace_prob / leftover)
-            indices_random = (
-                torch.bernoulli(scaled, generator=self.generator).bool() & masked_indices & ~indices_replaced
-            )
-            random_ids = torch.randint(len(self.tokenizer), labels.shape, dtype=torch.long, generator=self.generator)
-            inputs[indices_random] = random_ids[indices_random]
+            randomised = torch.bernoulli(scaled, generator=generator).bool() & masked & ~replaced
+            random_ids = torch.randint(len(self.tokenizer), labels.shape, dtype=torch.long, generator=generator)
+            inputs[randomised] = random_ids[randomised]
+
+    def torch_mask_tokens(self, inputs, special_tokens_mask=None, offset_mapping=None):
+        labels = inputs.clone()
+        if self._example_ids is None:
+            self._mask_rows(inputs, labels, self.generator)
+        else:
+            for row, example_id in enumerate(self._example_ids):
+                self._mask_rows(inputs[row : row + 1], labels[row : row + 1], self._row_generator(example_id))
         return inputs, labels
+
+
+class EpochSetter(TrainerCallback):
+    """Tells the collator which epoch starts, so that its per-example masks change from epoch to epoch."""
+
+    def __init__(self, collator: NgramMaskingCollator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = int(state.epoch or 0)
