@@ -1,0 +1,56 @@
+"""Fixtures shared by the demo Space tests: the micro NER model of the tagging tests and a running demo server."""
+
+import shutil
+import socket
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tagging_fixtures import finetune_micro  # noqa: E402
+
+from bioalbert.hub.space import load_app  # noqa: E402
+
+app = load_app()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ner_dir(tmp_path_factory, micro_pretrained_dir, data_dir) -> Path:
+    """The micro model fine-tuned on NCBI-disease (the same folder test_tagging.py trains, built once)."""
+    return finetune_micro(micro_pretrained_dir, data_dir, tmp_path_factory.getbasetemp() / "micro-ncbi")
+
+
+@pytest.fixture(scope="session")
+def chem_dir(ner_dir, tmp_path_factory) -> Path:
+    """The same weights with their label renamed Chemical: a second entity type for the merging tests."""
+    folder = tmp_path_factory.getbasetemp() / "micro-chem"
+    if not folder.exists():
+        shutil.copytree(ner_dir, folder, ignore=shutil.ignore_patterns("trainer"))
+        config = (folder / "config.json").read_text(encoding="utf-8")
+        (folder / "config.json").write_text(config.replace("Disease", "Chemical"), encoding="utf-8")
+    return folder
+
+
+@contextmanager
+def serving(demo):
+    """Launches `demo` on a free 127.0.0.1 port in this process; yields its URL."""
+    _, url, _ = app.launch(demo, host="127.0.0.1", port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def demo_url(ner_dir, chem_dir):
+    """The demo serving the disease and the 'chemical' model, with its default settings."""
+    with serving(app.build_demo(models=[str(ner_dir), str(chem_dir)])) as url:
+        yield url
