@@ -187,3 +187,9 @@ def test_help_lists_every_option(capsys):
     for option in ("--model", "--dataset", "--output-dir", "--seeds", "--resume", "--repair-iob", "--train-file",
                    "--max-seq-length", "--learning-rate", "--num-train-epochs", "--metric-for-best-model"):
         assert option in text
+
+
+def test_missing_benchmark_is_reported_without_a_traceback(micro_pretrained_dir, tmp_path, capsys):
+    code = finetune.main(["--model", str(micro_pretrained_dir), "--dataset", "bc4chemd", "--output-dir", str(tmp_path)])
+    assert code == 2
+    assert "bioalbert finetune: error: Benchmark 'bc4chemd' is not available" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, HfArgum
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 
-from .bioner_data import load_bioner
+from .bioner_data import BioNERFormatError, load_bioner
 from .finetune import INFO_FILE, dataset_name, write_predictions
 from .ner_metric import compute_ner_metrics
 from .ner_windows import predict_words
@@ -104,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("bioalbert evaluate: pass --dataset NAME|PATH or --test-file FILE")
     if args.test_file and not args.dataset:
         args.split = "test"
-    result = evaluate_model(args)
+    try:
+        result = evaluate_model(args)
+    except (FileNotFoundError, ConnectionError, BioNERFormatError) as error:
+        print(f"bioalbert evaluate: error: {error}", file=sys.stderr)  # bad input or setup: no traceback
+        return 2
     path = write_result(result, args.results_dir)
     print(
         f"{result['model']} on {result['dataset']} [{result['split']}]: entity F1 {100 * result['entity']['f1']:.2f} "

@@ -37,7 +37,7 @@ from transformers import (
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 
-from .bioner_data import load_bioner
+from .bioner_data import BioNERFormatError, load_bioner
 from .ner_metric import compute_ner_metrics
 from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
 from .results import write_result
@@ -362,7 +362,11 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     model_args, data_args, run_args, training_args = parse_args(argv)
-    result = run(model_args, data_args, run_args, training_args)
+    try:
+        result = run(model_args, data_args, run_args, training_args)
+    except (FileNotFoundError, FileExistsError, ConnectionError, BioNERFormatError) as error:
+        print(f"bioalbert finetune: error: {error}", file=sys.stderr)  # bad input or setup: no traceback
+        return 2
     if "entity" in result:
         print(
             f"{result['dataset']}: test entity F1 {100 * result['entity']['f1']:.2f} "
