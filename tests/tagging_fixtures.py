@@ -49,11 +49,26 @@ def finetune_micro(pretrained_dir: Path, data_dir: Path, output_dir: Path, steps
             previous = word
         features.append({**encoding, "labels": labels})
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    # One intra-op thread: on a 2-core machine shared with other jobs, 2 OpenMP threads can make training 30x slower.
+    torch.set_num_threads(1)
     args = TrainingArguments(
         output_dir=str(output_dir / "trainer"), max_steps=steps, per_device_train_batch_size=16, learning_rate=3e-3,
         warmup_steps=0.1, save_strategy="no", report_to=[], use_cpu=True, seed=0, disable_tqdm=True, logging_steps=50,
     )
-    Trainer(model=model, args=args, train_dataset=features, data_collator=DataCollatorForTokenClassification(tokenizer)).train()
+    try:
+        collator = DataCollatorForTokenClassification(tokenizer)
+        Trainer(model=model, args=args, train_dataset=features, data_collator=collator).train()
+    finally:
+        torch.set_num_threads(threads)
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
+
+
+def one_thread():
+    """Runs a test module with one torch thread (see `finetune_micro`), restoring the setting afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
