@@ -118,7 +118,7 @@ def test_bad_files_are_reported_and_the_others_tagged(ner_dir, files, tmp_path, 
     code, out, err = run_main(["--model", ner_dir, files[0], latin1, empty, junk, missing, files[1]], capsys)
     assert code == 1
     assert [json.loads(line)["id"] for line in out.splitlines()] == [str(files[0]), str(files[1])]
-    assert f"{latin1}: not UTF-8 (byte 0xe8 at line 1, column 5)" in err
+    assert f"{latin1}: not UTF-8 (byte 0xe8 at line 1, column 3)" in err
     assert f"{empty}: empty file" in err
     assert f"{junk}: binary file" in err
     assert f"{missing}: cannot read" in err
