@@ -34,6 +34,9 @@ AUTO_MAP = {
 class BioAlbertPreTrainedModel(AlbertPreTrainedModel):
     config_class = BioAlbertConfig
     base_model_prefix = "albert"  # ALBERT's own prefix: stock ALBERT checkpoints load into BioALBERT classes.
+    # `forward(**kwargs)` passes attention options to the encoder, but no head's loss takes `num_items_in_batch`:
+    # the Trainer must scale losses for gradient accumulation itself.
+    accepts_loss_kwargs = False
 
     def _init_weights(self, module):
         super()._init_weights(module)
