@@ -14,6 +14,7 @@ from .results import load_results
 BENCHMARKS = ["ncbi_disease", "bc5cdr_disease", "bc5cdr_chem", "bc4chemd", "bc2gm", "jnlpba", "linnaeus", "s800"]
 REFERENCE_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_results.json"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+TOKENIZER_BEGIN, TOKENIZER_END = "<!-- tokenizer:begin -->", "<!-- tokenizer:end -->"
 
 
 def reference_numbers(path: Path = REFERENCE_FILE) -> dict:
@@ -85,14 +86,23 @@ def plot(rows: list[dict], models: list[str], peer: str | None, path: Path) -> P
     return path
 
 
-def splice(readme: Path, content: str) -> None:
-    """Replaces what stands between the results markers in `readme`."""
+def tokenizer_table(results_dir: str | Path) -> str:
+    """Markdown table of results/tokenizers/*.json (written by benchmarks/tokenizer_fertility.py)."""
+    rows = [json.loads(path.read_text()) for path in sorted(Path(results_dir, "tokenizers").glob("*.json"))]
+    lines = ["| tokenizer | vocabulary | cased | pieces per word (NCBI-disease test) | `<unk>` rate |", "|---|---:|---|---:|---:|"]
+    lines += [f"| `{r['tokenizer']}` | {r['vocab_size']:,} | {'yes' if r['cased'] else 'no'} | "
+              f"{r['pieces_per_word']:.3f} | {100 * r['unk_rate']:.3f}% |" for r in rows]
+    return "\n".join(lines) if rows else ""
+
+
+def splice(readme: Path, content: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replaces what stands between the `begin` and `end` markers in `readme`."""
     text = readme.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{readme} has no {BEGIN} ... {END} block to write the results into.")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{content.strip()}\n{END}{tail}", encoding="utf-8")
+    if begin not in text or end not in text:
+        raise ValueError(f"{readme} has no {begin} ... {end} block to write into.")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{content.strip()}\n{end}{tail}", encoding="utf-8")
 
 
 def write_report(results_dir, models, peer=None, out_dir=None, readme=None, preamble: str = "") -> str:
@@ -105,6 +115,9 @@ def write_report(results_dir, models, peer=None, out_dir=None, readme=None, prea
     (out_dir / "results.md").write_text(markdown + "\n")
     if readme:
         splice(Path(readme), markdown)
+        tokenizers = tokenizer_table(results_dir)
+        if tokenizers:
+            splice(Path(readme), tokenizers, TOKENIZER_BEGIN, TOKENIZER_END)
     return markdown
 
 
