@@ -145,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage:
             stage(args.stage, args.model, args.overwrite)
             return 0
+        for model in args.model:  # a mistyped folder fails here, before gradio and torch take seconds to import
+            local = model.startswith((".", "/", "~")) or model.count("/") != 1
+            if local and not Path(model).expanduser().is_dir():
+                raise SpaceError(f"Model folder not found: {Path(model).expanduser()}")
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
