@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: setup demo test test-fast reproduce clean
+.PHONY: setup test test-fast reproduce clean
 
 $(VENV)/.installed: setup.py
 	python3 -m venv $(VENV)
@@ -13,9 +13,6 @@ $(VENV)/.installed: setup.py
 	touch $@
 
 setup: $(VENV)/.installed
-
-demo: setup
-	$(VENV)/bin/bioalbert demo
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -15,7 +15,6 @@ COMMANDS = {
     "space": ("bioalbert.hub.space", "run the Gradio demo Space locally"),
     "convert-tf": ("bioalbert.convert.tf_checkpoint", "convert an official TF1 BioALBERT checkpoint"),
     "reproduce": ("bioalbert.training.reproduce", "run a recipe end to end and build the results table"),
-    "demo": ("bioalbert.training.demo", "tokenizer -> tiny model -> pipeline('ner') on a sentence, in minutes"),
 }
 
 
