@@ -164,3 +164,13 @@ def test_console_script_end_to_end(ner_dir, files):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(f"{files[2]}|t|Title line\n")
+
+
+def test_tag_function_keeps_its_name_next_to_the_command_module():
+    """`bioalbert.inference.tag` is both the CLI module and the function: the function must win the attribute."""
+    import importlib
+
+    import bioalbert.inference
+
+    command = importlib.import_module("bioalbert.inference.tag")  # what `bioalbert tag` does
+    assert command.main is main and callable(bioalbert.inference.tag) and bioalbert.inference.tag.__module__.endswith("tagger")
