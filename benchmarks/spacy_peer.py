@@ -118,8 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="Data folder (else $BIOALBERT_DATA, ../shared/data).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-every", type=int, default=200, help="Steps between devel evaluations.")
+    parser.add_argument("--model-name", help="Also write results/<model-name>/<dataset>.json for the results table.")
+    parser.add_argument("--results-dir", default="results", help="Where results/<model-name>/ goes.")
     args = parser.parse_args(argv)
     result = train_peer(args.dataset, args.budget_minutes, args.output, args.data_dir, args.seed, args.eval_every)
+    if args.model_name:
+        from bioalbert.training.results import write_result
+
+        write_result({**result, "model": args.model_name, "model_path": args.output, "seeds": [args.seed]},
+                     args.results_dir)
     print(json.dumps(result, indent=2))
     return 0
 
