@@ -24,6 +24,15 @@ import time
 from pathlib import Path
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory. VmHWM, not getrusage's ru_maxrss: on Linux ru_maxrss survives exec,
+    so a spawned child would report its parent's peak whenever that is higher."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def test_sentences(data_dir, dataset):
     from bioalbert.training.bioner_data import read_conll
     from bioalbert.training.datadir import resolve_data_dir
@@ -42,7 +51,7 @@ def run_tagger(queue, model, batch_size, texts, threads, quantize, compile, gold
     started = time.perf_counter()
     results = tagger.tag(texts)
     seconds = time.perf_counter() - started
-    record = {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    record = {"seconds": seconds, "peak_mb": peak_mb()}
     if gold is not None:
         from bioalbert.inference.formats import word_tags
         from bioalbert.training.ner_metric import compute_ner_metrics
@@ -60,7 +69,7 @@ def run_spacy(queue, folder, batch_size, texts, threads):
     started = time.perf_counter()
     docs = list(nlp.pipe(texts, batch_size=batch_size))
     seconds = time.perf_counter() - started
-    queue.put({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    queue.put({"seconds": seconds, "peak_mb": peak_mb(),
                "entities": sum(len(doc.ents) for doc in docs)})
 
 
