@@ -20,6 +20,7 @@ import json
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
@@ -158,6 +159,22 @@ def verify_staged(folder: Path) -> None:
     ModelCard.load(folder / "README.md")  # raises on YAML that the Hub would reject as unparsable
 
 
+@contextmanager
+def atomic_folder(out: Path):
+    """Yields an empty folder next to `out` and swaps it in for `out` when the block succeeds: a failure never
+    leaves a half-staged folder behind, nor touches an existing `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield staging
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def stage(
     model_dir: Path,
     variant_name: str,
@@ -209,10 +226,7 @@ def stage(
         results_source=f"{results_dir}/{results_name}/",
     )
 
-    # Build next to --out and swap in at the end: a failure never leaves a half-staged folder behind.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as staging:
         for name in REQUIRED_FILES + OPTIONAL_FILES:
             if (model_dir / name).is_file():
                 shutil.copy2(model_dir / name, staging / name)
@@ -225,12 +239,6 @@ def stage(
         card.save(staging / "README.md")
         (staging / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
         verify_staged(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     print(f"Staged {kind} model {model_dir} as {repo_id} in {out} ({len(records)} results file(s) on the card)")
     for path in sorted(out.iterdir()):
         print(f"  {path.name:<28} {path.stat().st_size:>12,} bytes")

@@ -17,7 +17,6 @@ import importlib.util
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 SPACE_SOURCE = Path(__file__).resolve().parents[1] / "space"  # the checkout's space/ (editable install)
@@ -50,15 +49,13 @@ def stage(out: Path, models: list[str], overwrite: bool = False) -> Path:
     """Writes a self-contained Space folder at `out` (built aside and swapped in: a failure leaves nothing half-done)."""
     from huggingface_hub import SpaceCard
 
-    from bioalbert.hub.release import GITATTRIBUTES
+    from bioalbert.hub.release import GITATTRIBUTES, atomic_folder
 
     if not models:
         raise SpaceError("--stage needs at least one --model (a fine-tuned folder to copy in, or a Hub id)")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise SpaceError(f"{out} exists and is not empty; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as staging:
         for name in SPACE_FILES:
             shutil.copy2(SPACE_SOURCE / name, staging / name)
         (staging / "bioalbert").mkdir()
@@ -100,12 +97,6 @@ def stage(out: Path, models: list[str], overwrite: bool = False) -> Path:
         card.save(staging / "README.md")
         (staging / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
         check_vendored(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     print(f"Staged the Space in {out} ({len(listed)} model(s): {', '.join(listed)})")
     print(f"Try it: cd {out} && python app.py   Push it: bioalbert release push --folder {out} --repo-id <user>/<name> --repo-type space")
     return out
