@@ -46,7 +46,7 @@ setup(
         "deepspeed": ["deepspeed>=0.17"],
         "space": ["gradio>=6,<7"],
         "convert": ["tensorflow-cpu>=2.21,<3"],
-        "dev": TRAIN + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50", "spacy>=3.7,<4"],
+        "dev": TRAIN + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50", "spacy>=3.8,<4"],
     },
     entry_points={"console_scripts": ["bioalbert = bioalbert.cli:main"]},
 )
