@@ -1,7 +1,7 @@
 """The results table: built from the results files only, written as markdown + JSON + a PNG chart, and spliced
-into README.md between `<!-- results:begin -->` and `<!-- results:end -->`.
+into a README block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (default NAME: results).
 
-    python -m bioalbert.training.report --models tiny-pubmed-pmc tiny-random --peer spacy-peer --readme README.md
+    python -m bioalbert.training.report --models tiny-pubmed tiny-random-init --peer spacy-peer --readme README.md
 """
 
 import argparse
@@ -13,8 +13,6 @@ from .results import load_results
 
 BENCHMARKS = ["ncbi_disease", "bc5cdr_disease", "bc5cdr_chem", "bc4chemd", "bc2gm", "jnlpba", "linnaeus", "s800"]
 REFERENCE_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_results.json"
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-TOKENIZER_BEGIN, TOKENIZER_END = "<!-- tokenizer:begin -->", "<!-- tokenizer:end -->"
 
 
 def reference_numbers(path: Path = REFERENCE_FILE) -> dict:
@@ -95,8 +93,9 @@ def tokenizer_table(results_dir: str | Path) -> str:
     return "\n".join(lines) if rows else ""
 
 
-def splice(readme: Path, content: str, begin: str = BEGIN, end: str = END) -> None:
-    """Replaces what stands between the `begin` and `end` markers in `readme`."""
+def splice(readme: Path, content: str, block: str = "results") -> None:
+    """Replaces what stands between `<!-- block:begin -->` and `<!-- block:end -->` in `readme`."""
+    begin, end = f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
     text = readme.read_text(encoding="utf-8")
     if begin not in text or end not in text:
         raise ValueError(f"{readme} has no {begin} ... {end} block to write into.")
@@ -105,7 +104,7 @@ def splice(readme: Path, content: str, begin: str = BEGIN, end: str = END) -> No
     readme.write_text(f"{head}{begin}\n{content.strip()}\n{end}{tail}", encoding="utf-8")
 
 
-def write_report(results_dir, models, peer=None, out_dir=None, readme=None, preamble: str = "") -> str:
+def write_report(results_dir, models, peer=None, out_dir=None, readme=None, preamble: str = "", block="results") -> str:
     results_dir = Path(results_dir)
     out_dir = Path(out_dir or results_dir)
     table, rows = build_table(results_dir, models, peer)
@@ -114,10 +113,10 @@ def write_report(results_dir, models, peer=None, out_dir=None, readme=None, prea
     markdown = "\n\n".join(filter(None, [preamble, table, chart and f"![entity F1 per dataset]({chart.as_posix()})"]))
     (out_dir / "results.md").write_text(markdown + "\n")
     if readme:
-        splice(Path(readme), markdown)
+        splice(Path(readme), markdown, block)
         tokenizers = tokenizer_table(results_dir)
         if tokenizers:
-            splice(Path(readme), tokenizers, TOKENIZER_BEGIN, TOKENIZER_END)
+            splice(Path(readme), tokenizers, "tokenizer")
     return markdown
 
 
@@ -127,8 +126,11 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="+", required=True, help="results folder names to show, in order")
     parser.add_argument("--peer", default=None, help="results folder name of the peer baseline")
     parser.add_argument("--readme", default=None, help="README to splice the table into")
+    parser.add_argument("--block", default="results", help="README block name: <!-- NAME:begin --> ... <!-- NAME:end -->")
+    parser.add_argument("--out-dir", default=None, help="where results.{md,json,png} go (default: --results-dir)")
+    parser.add_argument("--preamble", default="", help="a sentence above the table (what was run, on what)")
     args = parser.parse_args(argv)
-    print(write_report(args.results_dir, args.models, args.peer, readme=args.readme))
+    print(write_report(args.results_dir, args.models, args.peer, args.out_dir, args.readme, args.preamble, args.block))
     return 0
 
 

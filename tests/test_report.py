@@ -1,0 +1,59 @@
+"""The results table is generated from results files only, and spliced into a README block."""
+
+import json
+
+import pytest
+
+from bioalbert.training.report import build_table, splice, write_report
+from bioalbert.training.results import load_results, write_result
+
+
+def record(model, dataset, entity_f1, token_f1, std=0.0):
+    return {"model": model, "dataset": dataset, "split": "test", "seeds": [13, 42],
+            "entity": {"f1": entity_f1, "f1_std": std}, "token": {"f1": token_f1}}
+
+
+def test_table_shows_each_models_scores_and_the_published_reference(tmp_path):
+    write_result(record("ours", "ncbi_disease", 0.8123, 0.9011, std=0.0042), tmp_path)
+    write_result(record("peer", "ncbi_disease", 0.7002, 0.8), tmp_path)
+    write_result(record("ours", "s800", 0.5, 0.6), tmp_path)
+
+    table, rows = build_table(tmp_path, ["ours"], "peer")
+
+    lines = table.splitlines()
+    assert lines[0].startswith("| dataset | ours entity F1 | ours token F1 | peer entity F1 |")
+    ncbi = next(line for line in lines if line.startswith("| ncbi_disease"))
+    assert "81.23 ± 0.42" in ncbi and "90.11" in ncbi and "70.02" in ncbi and "88.30" in ncbi
+    s800 = next(line for line in lines if line.startswith("| s800"))
+    assert "| – |" in s800  # no peer result there: a dash, never a made-up number
+    assert [row["dataset"] for row in rows] == ["ncbi_disease", "s800"]  # datasets nobody ran are left out
+
+
+def test_write_report_splices_only_its_block(tmp_path):
+    write_result(record("ours", "bc5cdr_chem", 0.9, 0.95), tmp_path / "results")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:begin -->\nold table\n<!-- results:end -->\noutro\n")
+
+    write_report(tmp_path / "results", ["ours"], readme=readme, preamble="Recipe x.")
+
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- results:begin -->\nRecipe x.") and text.endswith("<!-- results:end -->\noutro\n")
+    assert "old table" not in text and "90.00" in text
+    assert (tmp_path / "results" / "results.png").stat().st_size > 0
+    assert json.loads((tmp_path / "results" / "results.json").read_text())["rows"][0]["dataset"] == "bc5cdr_chem"
+
+
+def test_missing_block_is_an_error_naming_it(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="comparison:begin"):
+        splice(readme, "table", "comparison")
+
+
+def test_results_file_missing_a_key_is_named(tmp_path):
+    with pytest.raises(ValueError, match="token"):
+        write_result({"model": "m", "dataset": "d", "split": "test", "entity": {}}, tmp_path)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "d.json").write_text("{broken")
+    with pytest.raises(ValueError, match="d.json"):
+        load_results(tmp_path)
