@@ -1,5 +1,5 @@
 """Load on the demo Space: N clients send one tagging request each, all at once; prints p50/p95/max latency and
-throughput with the machine and versions, and writes results/space/load-<models>.json.
+throughput with the machine and versions, and writes results/benchmarks/space/load-<models>.json.
 
     python benchmarks/space_load.py --model runs/ner-ncbi                   # launches the demo on 127.0.0.1
     python benchmarks/space_load.py --model runs/ner-ncbi --model runs/ner-bc5cdr-chem --requests 40
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=20, help="Simultaneous requests (default 20).")
     parser.add_argument("--concurrency-limit", type=int, default=2, help="The launched demo's queue concurrency.")
     parser.add_argument("--warmup", type=int, default=2, help="Requests sent one by one before measuring.")
-    parser.add_argument("--results-dir", default="results/space")
+    parser.add_argument("--results-dir", default="results/benchmarks/space")
     args = parser.parse_args(argv)
     if not args.url and not args.model:
         parser.error("give --model (to launch the demo) or --url with --model-name")

@@ -1,7 +1,7 @@
 """Vocabulary size and pieces per word (fertility) of a tokenizer on the NCBI-disease test words.
 
 Lower fertility means the vocabulary holds more of the domain's words whole, so a fixed max length covers more
-text and the model sees fewer fragments. Prints a table and writes results/tokenizers/<name>.json.
+text and the model sees fewer fragments. Prints a table and writes results/benchmarks/tokenizers/<name>.json.
 
     python benchmarks/tokenizer_fertility.py runs/tokenizer [more tokenizer folders or Hub ids]
 """
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tokenizers", nargs="+", help="tokenizer folders or Hub ids")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--results-dir", default="results/tokenizers")
+    parser.add_argument("--results-dir", default="results/benchmarks/tokenizers")
     args = parser.parse_args(argv)
     words = ncbi_test_words(args.data_dir)
     print(f"NCBI-disease test: {len(words):,} words; python {platform.python_version()}, {platform.platform()}")

@@ -85,8 +85,8 @@ def plot(rows: list[dict], models: list[str], peer: str | None, path: Path) -> P
 
 
 def tokenizer_table(results_dir: str | Path) -> str:
-    """Markdown table of results/tokenizers/*.json (written by benchmarks/tokenizer_fertility.py)."""
-    rows = [json.loads(path.read_text()) for path in sorted(Path(results_dir, "tokenizers").glob("*.json"))]
+    """Markdown table of results/benchmarks/tokenizers/*.json (written by benchmarks/tokenizer_fertility.py)."""
+    rows = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "benchmarks", "tokenizers").glob("*.json"))]
     lines = ["| tokenizer | vocabulary | cased | pieces per word (NCBI-disease test) | `<unk>` rate |", "|---|---:|---|---:|---:|"]
     lines += [f"| `{r['tokenizer']}` | {r['vocab_size']:,} | {'yes' if r['cased'] else 'no'} | "
               f"{r['pieces_per_word']:.3f} | {100 * r['unk_rate']:.3f}% |" for r in rows]
@@ -107,6 +107,7 @@ def splice(readme: Path, content: str, block: str = "results") -> None:
 def write_report(results_dir, models, peer=None, out_dir=None, readme=None, preamble: str = "", block="results") -> str:
     results_dir = Path(results_dir)
     out_dir = Path(out_dir or results_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     table, rows = build_table(results_dir, models, peer)
     chart = plot(rows, models, peer, out_dir / "results.png") if rows else None
     (out_dir / "results.json").write_text(json.dumps({"models": models, "peer": peer, "rows": rows}, indent=2) + "\n")

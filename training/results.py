@@ -28,6 +28,8 @@ from importlib import metadata
 from pathlib import Path
 
 RESULTS_DIR = Path("results")
+# Folders under results/ that hold other figures (benchmarks, generated tables), not model results.
+NOT_MODEL_RESULTS = {"benchmarks", "reproduce"}
 REQUIRED_KEYS = ("model", "dataset", "split", "entity", "token")
 
 
@@ -71,6 +73,8 @@ def load_results(results_dir: str | Path = RESULTS_DIR, model: str | None = None
     pattern = f"{model}/*.json" if model else "*/*.json"
     records = []
     for path in sorted(Path(results_dir).glob(pattern)):
+        if path.parent.name in NOT_MODEL_RESULTS:
+            continue
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
