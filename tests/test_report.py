@@ -10,7 +10,8 @@ from bioalbert.training.results import load_results, write_result
 
 def record(model, dataset, entity_f1, token_f1, std=0.0):
     return {"model": model, "dataset": dataset, "split": "test", "seeds": [13, 42],
-            "entity": {"f1": entity_f1, "f1_std": std}, "token": {"f1": token_f1}}
+            "entity": {"f1": entity_f1, "f1_std": std}, "token": {"f1": token_f1},
+            "runs": [{"seed": 13, "epochs": 3.0}], "training": {"train_wall_time_s": 150.0}}
 
 
 def test_table_shows_each_models_scores_and_the_published_reference(tmp_path):
@@ -21,9 +22,9 @@ def test_table_shows_each_models_scores_and_the_published_reference(tmp_path):
     table, rows = build_table(tmp_path, ["ours"], "peer")
 
     lines = table.splitlines()
-    assert lines[0].startswith("| dataset | ours entity F1 | ours token F1 | peer entity F1 |")
+    assert lines[0].startswith("| dataset | ours entity F1 | ours token F1 | ours epochs / train min | peer entity F1 |")
     ncbi = next(line for line in lines if line.startswith("| ncbi_disease"))
-    assert "81.23 ± 0.42" in ncbi and "90.11" in ncbi and "70.02" in ncbi and "88.30" in ncbi
+    assert "81.23 ± 0.42" in ncbi and "90.11" in ncbi and "70.02" in ncbi and "88.30" in ncbi and "3 / 2.5" in ncbi
     s800 = next(line for line in lines if line.startswith("| s800"))
     assert "| – |" in s800  # no peer result there: a dash, never a made-up number
     assert [row["dataset"] for row in rows] == ["ncbi_disease", "s800"]  # datasets nobody ran are left out

@@ -29,14 +29,25 @@ def _f1(block: dict | None, key: str = "f1") -> str:
     return f"{value:.2f} ± {100 * std:.2f}" if std else f"{value:.2f}"
 
 
+def _training(record: dict | None, epochs: bool = True) -> str:
+    """Epochs run (of the first seed) and training wall time in minutes (all seeds), as the results file says."""
+    training = (record or {}).get("training") or {}
+    if "train_wall_time_s" not in training:
+        return "–"
+    minutes = f"{training['train_wall_time_s'] / 60:.1f}"
+    runs = record.get("runs") or [{}]
+    done = runs[0].get("epochs", training.get("epochs"))
+    return f"{done:.2g} / {minutes}" if epochs and done is not None else minutes
+
+
 def build_table(results_dir: str | Path, models: list[str], peer: str | None) -> tuple[str, list[dict]]:
     """Markdown table and its rows: per benchmark, each model's entity and token F1, the peer, the reference."""
     by_key = {(r["model"], r["dataset"]): r for r in load_results(results_dir)}
     reference = reference_numbers()
     header = ["dataset"]
     for model in models:
-        header += [f"{model} entity F1", f"{model} token F1"]
-    header += [f"{peer} entity F1"] if peer else []
+        header += [f"{model} entity F1", f"{model} token F1", f"{model} epochs / train min"]
+    header += [f"{peer} entity F1", f"{peer} train min"] if peer else []
     header += ["BioBERT v1.1 entity F1 (published)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     rows = []
@@ -45,12 +56,13 @@ def build_table(results_dir: str | Path, models: list[str], peer: str | None) ->
         cells = [dataset]
         for model in models:
             record = by_key.get((model, dataset))
-            row[model] = record and {"entity": record["entity"], "token": record["token"], "seeds": record.get("seeds")}
-            cells += [_f1(record and record["entity"]), _f1(record and record["token"])]
+            row[model] = record and {"entity": record["entity"], "token": record["token"], "seeds": record.get("seeds"),
+                                     "training": record.get("training")}
+            cells += [_f1(record and record["entity"]), _f1(record and record["token"]), _training(record)]
         if peer:
             record = by_key.get((peer, dataset))
-            row[peer] = record and {"entity": record["entity"]}
-            cells.append(_f1(record and record["entity"]))
+            row[peer] = record and {"entity": record["entity"], "training": record.get("training")}
+            cells += [_f1(record and record["entity"]), _training(record, epochs=False)]
         cells.append(f"{reference[dataset]:.2f}" if dataset in reference else "–")
         if any(row.get(m) for m in models + ([peer] if peer else [])):
             rows.append(row)
