@@ -90,6 +90,7 @@ def train_peer(dataset: str, budget_minutes: float, output: str | Path, data_dir
 
     scores = compute_ner_metrics([s["ner_tags"] for s in splits["test"]], predict_tags(nlp, splits["test"]))
     output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output / "model")
     result = {
         "dataset": dataset,

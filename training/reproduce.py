@@ -199,10 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             def peer_action(dataset=dataset):
                 ours_record = json.loads((results_dir / ours / f"{dataset}.json").read_text())
                 minutes = recipe.peer_minutes or ours_record["training"]["train_wall_time_s"] / 60 / len(recipe.seeds)
-                subprocess.run([sys.executable, str(REPO / "benchmarks" / "spacy_peer.py"), "--dataset", dataset,
-                                "--data-dir", str(data_dir), "--budget-minutes", f"{minutes:.2f}",
-                                "--model-name", peer, "--results-dir", str(results_dir),
-                                "--output", str(run_dir / "spacy" / dataset)], check=True)
+                command = [sys.executable, str(REPO / "benchmarks" / "spacy_peer.py"), "--dataset", dataset,
+                           "--data-dir", str(data_dir), "--budget-minutes", f"{minutes:.2f}", "--model-name", peer,
+                           "--results-dir", str(results_dir), "--output", str(run_dir / "spacy" / dataset)]
+                if subprocess.run(command).returncode:
+                    raise SystemExit(f"stage failed: {' '.join(command)}")
 
             stages.run(f"spaCy peer on {dataset}", "peer",
                        lambda dataset=dataset: (results_dir / peer / f"{dataset}.json").is_file(), peer_action)
