@@ -2,7 +2,7 @@
 benchmark (several seeds) -> evaluation -> spaCy peer baseline -> results table (markdown, JSON, PNG) -> staged
 release folders with generated cards.
 
-    bioalbert reproduce --recipe cpu-demo          # about 30 minutes on 2 CPU cores (`make reproduce`)
+    bioalbert reproduce --recipe cpu-demo          # about 40 minutes on 2 CPU cores (`make reproduce`)
     bioalbert reproduce --recipe cpu-full          # the best a 2-core CPU reaches in a few hours
     bioalbert reproduce --recipe base-pubmed       # GPU recipes of the four release variants (see README)
 
@@ -72,8 +72,8 @@ RECIPES = {
             seeds=(42,),
             peer_minutes=0.5,
             random_baseline=False,
-            # Measured on the 2-core CPU (partly shared): 18 min to the last fine-tune, about 30 min in all.
-            minutes={"tokenizer": 0.3, "pretrain": 2.2, "finetune": 2.0, "peer": 1.4, "release": 0.5},
+            # Measured on the 2-core CPU (partly shared): 18 min to the last fine-tune, 37 min in all.
+            minutes={"tokenizer": 0.3, "pretrain": 2.2, "finetune": 2.0, "peer": 2.7, "release": 0.5},
         ),
         ReproduceRecipe(
             name="cpu-full",
