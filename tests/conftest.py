@@ -1,6 +1,7 @@
 """Shared fixtures: the real shared data and small real models built once per test session."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,15 @@ def micro_pretrained_dir(tmp_path_factory, tokenizer) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def ner_dir(tmp_path_factory, micro_pretrained_dir, data_dir) -> Path:
+    """The micro model fine-tuned on NCBI-disease sentences, so that it predicts real entities (built once)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tagging_fixtures import finetune_micro
+
+    return finetune_micro(micro_pretrained_dir, data_dir, tmp_path_factory.getbasetemp() / "micro-ncbi")
+
+
 # Run Python code where `import bioalbert` is impossible: the editable install's finder is removed before the
 # code runs and the working directory is a temporary folder, as on a machine that only has transformers.
 ISOLATION_PRELUDE = """
@@ -69,7 +79,6 @@ assert importlib.util.find_spec("bioalbert") is None, "bioalbert is importable i
 def run_isolated(tmp_path):
     """Runs `code` in a fresh interpreter that cannot import bioalbert; returns its stdout."""
     import subprocess
-    import sys
 
     def run(code: str, timeout: int = 300) -> str:
         env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "hf_modules"), "HF_HUB_OFFLINE": "1"}

@@ -1,17 +1,14 @@
-"""Fixtures shared by the demo Space tests: the micro NER model of the tagging tests and a running demo server."""
+"""Fixtures shared by the demo Space tests: a second NER model and a running demo server (the micro NER model,
+`ner_dir`, comes from conftest.py)."""
 
 import shutil
 import socket
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tagging_fixtures import finetune_micro  # noqa: E402
-
-from bioalbert.hub.space import load_app  # noqa: E402
+from bioalbert.hub.space import load_app
 
 app = load_app()
 
@@ -20,12 +17,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def ner_dir(tmp_path_factory, micro_pretrained_dir, data_dir) -> Path:
-    """The micro model fine-tuned on NCBI-disease (the same folder test_tagging.py trains, built once)."""
-    return finetune_micro(micro_pretrained_dir, data_dir, tmp_path_factory.getbasetemp() / "micro-ncbi")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from gradio_client import Client
 from huggingface_hub import SpaceCard
 
 sys.path.insert(0, str(Path(__file__).parent))
-from space_fixtures import app, chem_dir, demo_url, free_port, ner_dir  # noqa: E402,F401
+from space_fixtures import app, chem_dir, demo_url, free_port  # noqa: E402,F401
 from tagging_fixtures import read_conll  # noqa: E402
 
 from bioalbert.hub.space import SPACE_SOURCE, stage  # noqa: E402

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from space_fixtures import app, chem_dir, demo_url, ner_dir  # noqa: E402,F401
+from space_fixtures import app, chem_dir, demo_url  # noqa: E402,F401
 
 from bioalbert.inference import Tagger  # noqa: E402
 

@@ -12,14 +12,9 @@ from bioalbert.inference import Tagger, word_spans
 from bioalbert.inference.tag import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tagging_fixtures import finetune_micro, one_thread, read_conll  # noqa: E402
+from tagging_fixtures import one_thread, read_conll  # noqa: E402
 
 one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
-
-
-@pytest.fixture(scope="session")
-def ner_dir(tmp_path_factory, micro_pretrained_dir, data_dir) -> Path:
-    return finetune_micro(micro_pretrained_dir, data_dir, tmp_path_factory.getbasetemp() / "micro-ncbi")
 
 
 @pytest.fixture(scope="session")

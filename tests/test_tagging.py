@@ -13,14 +13,9 @@ from hypothesis import strategies as st
 from bioalbert.inference import Entity, Tagger, iob_chunks, merge_entities, sentence_spans, tag, word_spans
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tagging_fixtures import finetune_micro, one_thread, read_conll  # noqa: E402
+from tagging_fixtures import one_thread, read_conll  # noqa: E402
 
 one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
-
-
-@pytest.fixture(scope="session")
-def ner_dir(tmp_path_factory, micro_pretrained_dir, data_dir) -> Path:
-    return finetune_micro(micro_pretrained_dir, data_dir, tmp_path_factory.getbasetemp() / "micro-ncbi")
 
 
 @pytest.fixture(scope="session")
