@@ -123,9 +123,10 @@ def _looks_local(path: str) -> bool:
 @functools.lru_cache(maxsize=8)
 def load_model(path: str, device: str, quantize: bool = False, compile: bool = False, trust_remote_code: bool = False):
     """(tokenizer, model) for a fine-tuned folder or Hub id, loaded once per (path, device, options)."""
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForTokenClassification
 
     import bioalbert.modeling  # noqa: F401  registers the BioALBERT classes, so no remote code is needed
+    from bioalbert.training.tokenizer import load_tokenizer
 
     if _looks_local(path):
         folder = Path(path).expanduser()
@@ -139,7 +140,7 @@ def load_model(path: str, device: str, quantize: bool = False, compile: bool = F
         if missing:
             raise FileNotFoundError(f"Model folder {folder} is missing: {', '.join(missing)}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
         model = AutoModelForTokenClassification.from_pretrained(path, trust_remote_code=trust_remote_code)
     except OSError as error:
         raise FileNotFoundError(f"Cannot load model {path!r}: not a local folder and not on the Hub ({error})") from error

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoModelForTokenClassification, AutoTokenizer, HfArgumentParser
+from transformers import AutoModelForTokenClassification, HfArgumentParser
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 
@@ -23,6 +23,7 @@ from .finetune import INFO_FILE, dataset_name, write_predictions
 from .ner_metric import compute_ner_metrics
 from .ner_windows import predict_words
 from .results import write_result
+from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def evaluate_model(args: EvaluateArguments) -> dict:
     gold = [[names[i] for i in tags] for tags in split["ner_tags"]]
 
     model = AutoModelForTokenClassification.from_pretrained(args.model)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    tokenizer = load_tokenizer(args.model)
     unknown = sorted({tag for tags in gold for tag in tags} - set(model.config.label2id))
     if unknown:
         raise ValueError(

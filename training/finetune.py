@@ -20,13 +20,11 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 from datasets import Dataset
 from torch.utils.data import SequentialSampler
 from transformers import (
     AutoConfig,
     AutoModelForTokenClassification,
-    AutoTokenizer,
     DataCollatorForTokenClassification,
     HfArgumentParser,
     Trainer,
@@ -41,6 +39,7 @@ from .bioner_data import BioNERFormatError, load_bioner
 from .ner_metric import compute_ner_metrics
 from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
 from .results import write_result
+from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
 INFO_FILE = "bioalbert_finetune.json"  # what the model in a folder was trained on; read by `bioalbert evaluate`
@@ -298,7 +297,7 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
         if needed not in raw:
             raise ValueError(f"Fine-tuning needs a {needed} split; the data has only {list(raw)}")
     labels = raw["train"].features["ner_tags"].feature.names
-    tokenizer = AutoTokenizer.from_pretrained(model_args.model)
+    tokenizer = load_tokenizer(model_args.model)
     position_limit = AutoConfig.from_pretrained(model_args.model).max_position_embeddings
     model_args = replace(model_args, max_seq_length=min(model_args.max_seq_length, position_limit))
     windowed = {

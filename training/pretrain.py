@@ -16,7 +16,6 @@ import argparse
 import glob
 import json
 import logging
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from pathlib import Path
 
 import torch
 from transformers import (
-    AutoTokenizer,
     HfArgumentParser,
     Trainer,
     TrainerCallback,
@@ -39,6 +37,7 @@ from .datadir import resolve_data_dir
 from .init_model import init_model
 from .pretraining_data import EpochSetter, NgramMaskingCollator, build_pretraining_dataset, load_documents
 from .recipes import get_recipe
+from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer_source = args.tokenizer or args.model_name_or_path
     if tokenizer_source is None:
         raise SystemExit("bioalbert pretrain: pass --tokenizer DIR (or --model_name_or_path with a tokenizer).")
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    tokenizer = load_tokenizer(tokenizer_source)
     if args.model_name_or_path:
         model = BioAlbertForPreTraining.from_pretrained(args.model_name_or_path)
     else:
