@@ -201,17 +201,22 @@ def test_plain_ner_pipeline_on_a_finetuned_folder(ner_dir, strategy):
 
     import bioalbert.modeling  # noqa: F401
 
-    text = "Ataxia-telangiectasia (A-T) is a recessive disorder;  breast cancer\tand colorectal cancer. " * 40
+    sentence = "Ataxia-telangiectasia (A-T) is a recessive disorder;  breast cancer\tand colorectal cancer. "
     ner = pipeline("ner", model=str(ner_dir), aggregation_strategy=strategy, stride=32)
-    entities = ner(text)
+    entities = ner(sentence)  # one window
     assert entities
     for entity in entities:
-        span = text[entity["start"] : entity["end"]]
+        span = sentence[entity["start"] : entity["end"]]
         assert span.strip() and entity["entity_group"] == "Disease"
-        if strategy != "simple":  # word-level strategies never cut a (whitespace-delimited) word
-            assert entity["start"] == 0 or text[entity["start"] - 1].isspace()
-            assert entity["end"] == len(text) or text[entity["end"]].isspace()
-    assert max(e["end"] for e in entities) > len(text) - 200  # stride: the end of a long text is tagged
+        if strategy != "simple":  # word-level strategies never cut a (whitespace-delimited) word inside a window
+            assert entity["start"] == 0 or sentence[entity["start"] - 1].isspace()
+            assert entity["end"] == len(sentence) or sentence[entity["end"]].isspace()
+    # Across windows the pipeline's word heuristic may cut a word at a border (why `tag()` windows by words);
+    # what stride promises is that the end of a long text is tagged, with exact offsets.
+    text = sentence * 40
+    entities = ner(text)
+    assert all(text[e["start"] : e["end"]].strip() for e in entities)
+    assert max(e["end"] for e in entities) > len(text) - 200
 
 
 @pytest.mark.slow
