@@ -17,6 +17,7 @@ from transformers import AlbertConfig, AlbertForPreTraining, TrainingArguments
 from bioalbert.modeling import BioAlbertForPreTraining
 from bioalbert.training.pretraining_data import NgramMaskingCollator, build_pretraining_dataset, load_documents
 from bioalbert.training.recipes import RECIPES
+from bioalbert.training.report import pretraining_table
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "training" / "configs"
@@ -103,7 +104,9 @@ def step_losses(output_dir):
 @pytest.mark.slow
 def test_resume_after_kill_continues_with_the_same_data(corpus_file, micro_pretrained_dir, tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    done = run_cli(pretrain_argv(corpus_file, micro_pretrained_dir, straight))
+    results = tmp_path / "results"
+    done = run_cli(pretrain_argv(corpus_file, micro_pretrained_dir, straight, "--results_dir", str(results),
+                                 "--run_name", "micro"))
     assert done.returncode == 0, done.stderr[-3000:]
 
     crash = run_cli(pretrain_argv(corpus_file, micro_pretrained_dir, killed), code=KILL_AT_STEP_4)
@@ -127,6 +130,13 @@ def test_resume_after_kill_continues_with_the_same_data(corpus_file, micro_pretr
     metrics = json.loads((killed / "pretraining_metrics.json").read_text())
     assert metrics["global_step"] == 6 and (killed / "pretraining_curves.png").stat().st_size > 10_000
     assert {"mlm_accuracy", "sop_accuracy", "eval_mlm_accuracy", "eval_sop_accuracy"} <= set(metrics["final"])
+
+    # --results_dir publishes the summary and curves under the run name; the README table is built from them.
+    published = json.loads((results / "pretraining" / "micro.json").read_text())
+    assert published["global_step"] == 6 and published["machine"]["cpu_count"] >= 1
+    assert (results / "pretraining" / "micro.png").stat().st_size > 10_000
+    row = next(line for line in pretraining_table(results).splitlines() if line.startswith("| `micro`"))
+    assert "| 6 |" in row and f"{100 * published['final']['eval_mlm_accuracy']:.1f}%" in row
 
 
 def find_auto(node, path=""):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bioalbert.training.report import build_table, splice, write_report
+from bioalbert.training.report import build_table, splice, tag_speed_table, write_report
 from bioalbert.training.results import load_results, write_result
 
 
@@ -58,3 +58,22 @@ def test_results_file_missing_a_key_is_named(tmp_path):
     (tmp_path / "m" / "d.json").write_text("{broken")
     with pytest.raises(ValueError, match="d.json"):
         load_results(tmp_path)
+
+
+def test_tag_speed_table_gives_each_system_its_ratio_to_spacys_best_batch(tmp_path):
+    rows = [{"system": "spacy", "batch_size": 1, "words_per_s": 800, "peak_mb": 300.0},
+            {"system": "spacy", "batch_size": 32, "words_per_s": 1000, "peak_mb": 310.0},
+            {"system": "bioalbert-tiny", "batch_size": 32, "words_per_s": 2500, "peak_mb": 420.4},
+            {"system": "bioalbert-ncbi-int8", "batch_size": 32, "words_per_s": 3100, "peak_mb": 400.0, "entity_f1": 0.71234}]
+    figures = tmp_path / "benchmarks" / "tag_speed.json"
+    figures.parent.mkdir(parents=True)
+    figures.write_text(json.dumps({"machine": "x86_64, 2 cores", "versions": {"torch": "2.13.0"}, "threads": 2,
+                                   "texts": 940, "words": 24497, "rows": rows}))
+
+    lines = tag_speed_table(tmp_path).splitlines()
+
+    assert lines[0].startswith("24,497 words in 940 texts; x86_64, 2 cores; 2 torch threads; torch 2.13.0")
+    assert "| bioalbert-tiny | 32 | 2,500 | 420 | 2.50x | – |" in lines
+    assert "| spacy | 1 | 800 | 300 | 0.80x | – |" in lines
+    assert "| bioalbert-ncbi-int8 | 32 | 3,100 | 400 | 3.10x | 71.23 |" in lines
+    assert tag_speed_table(tmp_path / "nothing-here") == ""

@@ -37,6 +37,7 @@ from .datadir import resolve_data_dir
 from .init_model import init_model
 from .pretraining_data import EpochSetter, NgramMaskingCollator, build_pretraining_dataset, load_documents
 from .recipes import get_recipe
+from .results import environment
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,11 @@ class PretrainArguments:
         default=None, metadata={"help": "Wall-clock budget: save and stop once it is spent."}
     )
     resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in --output_dir."})
+    results_dir: str | None = field(
+        default=None,
+        metadata={"help": "Also write the summary and curves to RESULTS_DIR/pretraining/<run_name>.{json,png} (run_name "
+                  "defaults to the output folder's name); the README's pretraining table is generated from them."},
+    )
 
 
 class PretrainingTrainer(Trainer):
@@ -343,11 +349,17 @@ def main(argv: list[str] | None = None) -> int:
             "max_train_minutes": args.max_train_minutes,
             "train_runtime_s": result.metrics.get("train_runtime"),
             "final": last,
-            "torch": torch.__version__,
+            **environment(),
             "log_history": history,
         }
         (output_dir / "pretraining_metrics.json").write_text(json.dumps(summary, indent=2))
         plot_curves(history, output_dir / "pretraining_curves.png")
+        if args.results_dir:
+            published = Path(args.results_dir) / "pretraining"
+            published.mkdir(parents=True, exist_ok=True)
+            name = training_args.run_name or output_dir.name
+            (published / f"{name}.json").write_text(json.dumps({"name": name, **summary}, indent=2) + "\n")
+            plot_curves(history, published / f"{name}.png")
         logger.info("Saved model, tokenizer, pretraining_metrics.json and pretraining_curves.png to %s", output_dir)
     return 0
 

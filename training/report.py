@@ -2,6 +2,7 @@
 into a README block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (default NAME: results).
 
     python -m bioalbert.training.report --models tiny-pubmed tiny-random-init --peer spacy-peer --readme README.md
+    python -m bioalbert.training.report --readme README.md     # only the tokenizer / pretraining / tag_speed blocks
 """
 
 import argparse
@@ -105,6 +106,47 @@ def tokenizer_table(results_dir: str | Path) -> str:
     return "\n".join(lines) if rows else ""
 
 
+def pretraining_table(results_dir: str | Path) -> str:
+    """Markdown table (and curves) of results/pretraining/*.json, written by `bioalbert pretrain --results_dir`."""
+    runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "pretraining").glob("*.json"))]
+    lines = ["| run | variant | steps | global batch | tokens seen | epochs | train min | held-out MLM acc | "
+             "held-out SOP acc | machine |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for run in runs:
+        final, machine = run.get("final", {}), run.get("machine", {})
+        hardware = f"{machine.get('cpu_count', '?')} CPU cores" + (f", {machine['gpu']}" if machine.get("gpu") else "")
+        lines.append(
+            f"| `{run['name']}` | `{run['variant']}` | {run['global_step']:,} | {run['train_batch_size_global']} | "
+            f"{run['tokens_seen_non_padding'] / 1e6:.1f}M | {run['epochs']:.2f} | {run['train_runtime_s'] / 60:.1f} | "
+            f"{100 * final.get('eval_mlm_accuracy', float('nan')):.1f}% | "
+            f"{100 * final.get('eval_sop_accuracy', float('nan')):.1f}% | {hardware} |"
+        )
+    curves = [f"![MLM and SOP accuracy of {run['name']}](results/pretraining/{run['name']}.png)" for run in runs]
+    return "\n".join(lines) + "\n\n" + "\n".join(curves) if runs else ""
+
+
+def tag_speed_table(results_dir: str | Path) -> str:
+    """Markdown table of results/benchmarks/tag_speed.json (written by benchmarks/tag_speed.py --output)."""
+    path = Path(results_dir, "benchmarks", "tag_speed.json")
+    if not path.is_file():
+        return ""
+    run = json.loads(path.read_text())
+    spacy_best = max((r["words_per_s"] for r in run["rows"] if r["system"] == "spacy"), default=None)
+    lines = [f"{run['words']:,} words in {run['texts']:,} texts; {run['machine']}; {run['threads']} torch threads; "
+             + ", ".join(f"{k} {v}" for k, v in run["versions"].items()) + ".", "",
+             "| system | batch | words/s | peak MB | vs spaCy (its best batch) | entity F1 |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for row in run["rows"]:
+        ratio = f"{row['words_per_s'] / spacy_best:.2f}x" if spacy_best else "–"
+        f1 = f"{100 * row['entity_f1']:.2f}" if "entity_f1" in row else "–"
+        lines.append(f"| {row['system']} | {row['batch_size']} | {row['words_per_s']:,} | {row['peak_mb']:.0f} | "
+                     f"{ratio} | {f1} |")
+    return "\n".join(lines)
+
+
+# README blocks besides the results table, each generated from its own files under results/.
+FIGURE_BLOCKS = {"tokenizer": tokenizer_table, "pretraining": pretraining_table, "tag_speed": tag_speed_table}
+
+
 def splice(readme: Path, content: str, block: str = "results") -> None:
     """Replaces what stands between `<!-- block:begin -->` and `<!-- block:end -->` in `readme`."""
     begin, end = f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
@@ -127,22 +169,35 @@ def write_report(results_dir, models, peer=None, out_dir=None, readme=None, prea
     (out_dir / "results.md").write_text(markdown + "\n")
     if readme:
         splice(Path(readme), markdown, block)
-        tokenizers = tokenizer_table(results_dir)
-        if tokenizers:
-            splice(Path(readme), tokenizers, "tokenizer")
+        splice_figures(results_dir, Path(readme))
     return markdown
+
+
+def splice_figures(results_dir, readme: Path) -> None:
+    """Refreshes each FIGURE_BLOCKS block that has figures under `results_dir`."""
+    for block, table in FIGURE_BLOCKS.items():
+        content = table(results_dir)
+        if content:
+            splice(readme, content, block)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", default="results")
-    parser.add_argument("--models", nargs="+", required=True, help="results folder names to show, in order")
+    parser.add_argument("--models", nargs="*", default=[],
+                        help="results folder names to show, in order (none: only refresh the figure blocks)")
     parser.add_argument("--peer", default=None, help="results folder name of the peer baseline")
     parser.add_argument("--readme", default=None, help="README to splice the table into")
     parser.add_argument("--block", default="results", help="README block name: <!-- NAME:begin --> ... <!-- NAME:end -->")
     parser.add_argument("--out-dir", default=None, help="where results.{md,json,png} go (default: --results-dir)")
     parser.add_argument("--preamble", default="", help="a sentence above the table (what was run, on what)")
     args = parser.parse_args(argv)
+    if not args.models:
+        if not args.readme:
+            parser.error("give --models, or --readme to refresh its figure blocks only")
+        splice_figures(args.results_dir, Path(args.readme))
+        print(f"Refreshed the {', '.join(FIGURE_BLOCKS)} blocks of {args.readme} from {args.results_dir}")
+        return 0
     print(write_report(args.results_dir, args.models, args.peer, args.out_dir, args.readme, args.preamble, args.block))
     return 0
 

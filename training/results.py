@@ -29,7 +29,7 @@ from pathlib import Path
 
 RESULTS_DIR = Path("results")
 # Folders under results/ that hold other figures (benchmarks, generated tables), not model results.
-NOT_MODEL_RESULTS = {"benchmarks", "reproduce"}
+NOT_MODEL_RESULTS = {"benchmarks", "pretraining", "reproduce"}
 REQUIRED_KEYS = ("model", "dataset", "split", "entity", "token")
 
 
