@@ -5,6 +5,7 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+PEER = ["spacy>=3.8,<4"]
 CODE_FOLDERS = ["cli", "modeling", "training", "inference", "hub", "convert", "model_cards"]
 CODE_FOLDERS = [folder for folder in CODE_FOLDERS if Path(folder, "__init__.py").exists()]
 
@@ -46,7 +47,8 @@ setup(
         "deepspeed": ["deepspeed>=0.17"],
         "space": ["gradio>=6,<7"],
         "convert": ["tensorflow-cpu>=2.21,<3"],
-        "dev": TRAIN + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50", "spacy>=3.8,<4"],
+        "peer": PEER,  # the spaCy baseline of `bioalbert reproduce` (benchmarks/spacy_peer.py)
+        "dev": TRAIN + PEER + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50"],
     },
     entry_points={"console_scripts": ["bioalbert = bioalbert.cli:main"]},
 )

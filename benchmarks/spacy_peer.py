@@ -56,9 +56,14 @@ def predict_tags(nlp, sentences: list[dict]) -> list[list[str]]:
 
 
 def train_peer(dataset: str, budget_minutes: float, output: str | Path, data_dir=None, seed: int = 0, eval_every: int = 200,
-               max_steps: int = 20000, patience: int = 1600) -> dict:
+               max_steps: int = 20000, patience: int = 1600, max_sentences: dict | None = None) -> dict:
+    """`max_sentences` ({"train": N, "dev": N, "test": N}) keeps the first N sentences of a split, as the
+    fine-tuning job's --max-train/eval/test-sentences do, so that a capped comparison sees the same data."""
     folder = resolve_data_dir(data_dir) / "bioner" / dataset
     splits = {name: read_conll(folder / f"{file}.tsv") for name, file in (("train", "train"), ("dev", "devel"), ("test", "test"))}
+    for name, limit in (max_sentences or {}).items():
+        if limit:
+            splits[name] = splits[name][:limit]
     spacy.util.fix_random_seed(seed)
     nlp = spacy.util.load_model_from_config(peer_config(), auto_fill=True, validate=True)
     train = [Example(to_doc(nlp.vocab, s, False), to_doc(nlp.vocab, s)) for s in splits["train"]]
@@ -99,7 +104,9 @@ def train_peer(dataset: str, budget_minutes: float, output: str | Path, data_dir
         "token": {"f1": scores["token_f1"]},
         "dev_entity_f1": best_f1,
         "training": {"steps": step, "best_step": best_step, "train_wall_time_s": round(train_seconds, 1),
-                     "budget_minutes": budget_minutes, "seed": seed},
+                     "budget_minutes": budget_minutes, "seed": seed, "train_sentences": len(splits["train"]),
+                     "dev_sentences": len(splits["dev"])},
+        "test_sentences": len(splits["test"]),
         "pipeline": "spacy init config --pipeline ner --optimize accuracy (CPU), include_static_vectors=false",
         "versions": {"spacy": spacy.__version__},
     }
@@ -119,10 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="Data folder (else $BIOALBERT_DATA, ../shared/data).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-every", type=int, default=200, help="Steps between devel evaluations.")
+    for split, field in (("train", "train"), ("dev", "eval"), ("test", "test")):
+        parser.add_argument(f"--max-{field}-sentences", type=int, dest=f"max_{split}",
+                            help=f"Use only the first N {split} sentences (as the fine-tuning job's flag).")
     parser.add_argument("--model-name", help="Also write results/<model-name>/<dataset>.json for the results table.")
     parser.add_argument("--results-dir", default="results", help="Where results/<model-name>/ goes.")
     args = parser.parse_args(argv)
-    result = train_peer(args.dataset, args.budget_minutes, args.output, args.data_dir, args.seed, args.eval_every)
+    caps = {split: getattr(args, f"max_{split}") for split in ("train", "dev", "test")}
+    result = train_peer(args.dataset, args.budget_minutes, args.output, args.data_dir, args.seed, args.eval_every,
+                        max_sentences=caps)
     if args.model_name:
         from bioalbert.training.results import write_result
 

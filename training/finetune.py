@@ -352,6 +352,7 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
         "wall_time_s": round(time.perf_counter() - started, 1),
     }
     if "test" in windowed:
+        result["test_sentences"] = len(windowed["test"].sentences)
         result.update(summarize(runs))
         path = write_result(result, run_args.results_dir)
         logger.info("Results written to %s", path)

@@ -2,7 +2,7 @@
 benchmark (several seeds) -> evaluation -> spaCy peer baseline -> results table (markdown, JSON, PNG) -> staged
 release folders with generated cards.
 
-    bioalbert reproduce --recipe cpu-demo          # about 40 minutes on 2 CPU cores (`make reproduce`)
+    bioalbert reproduce --recipe cpu-demo          # about 15 minutes on 2 CPU cores (`make reproduce`)
     bioalbert reproduce --recipe cpu-full          # the best a 2-core CPU reaches in a few hours
     bioalbert reproduce --recipe base-pubmed       # GPU recipes of the four release variants (see README)
 
@@ -37,6 +37,8 @@ class ReproduceRecipe:
     seeds: tuple[int, ...]
     peer_minutes: float | None  # spaCy's budget per dataset; None: the wall time our fine-tuning took there
     random_baseline: bool  # also fine-tune the same model from random weights, to show what pretraining adds
+    # First N sentences of each split, for ours and the peer alike ({"train": N, "eval": N, "test": N}).
+    max_sentences: dict = field(default_factory=dict)
     pretrain_corpus: tuple[str, ...] = ()  # files relative to the data folder; empty: the variant's own corpus
     minutes: dict = field(default_factory=dict)  # rough stage durations on the target hardware, for the ETA
 
@@ -60,33 +62,35 @@ RECIPES = {
     for recipe in (
         ReproduceRecipe(
             name="cpu-demo",
-            description="a demonstration on 2 CPU cores: small tokenizer, 2 minutes of pretraining on a corpus "
-            "sample, one epoch on 1,500 training sentences per benchmark, full test sets; numbers are far from converged",
-            variant="tiny-pubmed-pmc",
+            description="a demonstration on 2 CPU cores: small tokenizer, 150 steps of pretraining on a corpus "
+            "sample, 2 epochs on the first 1,000 training sentences of each benchmark, scored on its first 500 test "
+            "sentences; the spaCy peer gets the same sentences and the same wall time; numbers are far from converged",
+            variant="tiny-pubmed",
             tokenizer_flags=("--vocab-size", "8000", "--max-lines", "40000"),
-            pretrain_flags=("--max_train_minutes", "2", "--max_steps", "400", "--eval_steps", "100",
-                            "--save_steps", "100", "--validation_documents", "50"),
-            pretrain_corpus=("corpus/pubmedqa_pqal_abstracts.txt.gz", "corpus/pmc_craft_articles.txt.gz"),
-            finetune_flags=("--num-train-epochs", "1", "--learning-rate", "5e-4", "--max-train-sentences", "1500",
-                            "--max-eval-sentences", "500"),
+            pretrain_flags=("--max_train_minutes", "2", "--max_steps", "150", "--warmup_steps", "15",
+                            "--eval_steps", "50", "--save_steps", "50", "--validation_documents", "50"),
+            pretrain_corpus=("corpus/pubmedqa_pqal_abstracts.txt.gz",),
+            finetune_flags=("--num-train-epochs", "2", "--learning-rate", "5e-4"),
+            max_sentences={"train": 1000, "eval": 300, "test": 500},
             seeds=(42,),
-            peer_minutes=0.5,
+            peer_minutes=None,
             random_baseline=False,
-            # Measured on the 2-core CPU (partly shared): 18 min to the last fine-tune, 37 min in all.
-            minutes={"tokenizer": 0.3, "pretrain": 2.2, "finetune": 2.0, "peer": 2.7, "release": 0.5},
+            minutes={"tokenizer": 0.3, "pretrain": 2, "finetune": 0.7, "peer": 0.7, "release": 0.5},
         ),
         ReproduceRecipe(
             name="cpu-full",
             description="the best a 2-core CPU reaches in a few hours: 16k tokenizer, the tiny model pretrained "
             "for 45 minutes, 3 epochs per benchmark with 3 seeds, a random-init baseline, spaCy with the same budget",
-            variant="tiny-pubmed-pmc",
+            # PubMed-style abstracts only: the benchmarks are abstracts, and 45 tiny-model minutes (about 3 passes
+            # over them) exhaust no corpus, so PMC full text would only move the text further from the task.
+            variant="tiny-pubmed",
             tokenizer_flags=("--vocab-size", "16000", "--max-lines", "200000"),
             pretrain_flags=("--max_train_minutes", "45"),
             finetune_flags=("--num-train-epochs", "3", "--learning-rate", "5e-4"),
             seeds=(13, 42, 87),
             peer_minutes=None,
             random_baseline=True,
-            minutes={"tokenizer": 3, "pretrain": 47, "finetune": 25, "peer": 8, "release": 0.5},
+            minutes={"tokenizer": 0.5, "pretrain": 46, "finetune": 15, "peer": 5, "release": 0.5},
         ),
         *(_gpu(v) for v in ("base-pubmed", "base-pubmed-pmc", "large-pubmed", "large-pubmed-pmc")),
     )
@@ -106,11 +110,19 @@ class ReproduceArguments:
 
 
 class Stages:
-    """Prints each stage with its ETA and how long it took; skips stages whose output is already valid."""
+    """Prints each stage with its ETA and how long it took; skips stages whose output is already valid.
 
-    def __init__(self, recipe: ReproduceRecipe, total_stages: int):
+    Stage times go to `log_file` as they finish, so a resumed run still reports the time of the whole reproduction.
+    """
+
+    def __init__(self, recipe: ReproduceRecipe, total_stages: int, log_file: Path):
         self.recipe, self.total, self.done, self.started = recipe, total_stages, 0, time.time()
         self.summary: list[tuple[str, str, float]] = []
+        self.log_file = log_file
+        self.seconds: dict[str, float] = json.loads(log_file.read_text()) if log_file.is_file() else {}
+
+    def total_minutes(self) -> float:
+        return sum(self.seconds.values()) / 60
 
     def run(self, name: str, kind: str, is_done, action) -> None:
         self.done += 1
@@ -124,6 +136,9 @@ class Stages:
         started = time.time()
         action()
         elapsed = time.time() - started
+        self.seconds[name] = round(elapsed, 1)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.write_text(json.dumps(self.seconds, indent=2) + "\n")
         print(f"{prefix}: done in {elapsed / 60:.1f} min (total {(time.time() - self.started) / 60:.1f} min)", flush=True)
         self.summary.append((name, "done", elapsed))
 
@@ -137,6 +152,27 @@ def call(module_main, argv: list[str]) -> None:
 
 def has_model(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def has_result(results_dir: Path, model: str, dataset: str, output: Path) -> bool:
+    """A results file written by this run's output folder, which still exists. Results files are committed, runs/
+    is not: on a fresh clone the committed file alone must not skip the stage that makes the model."""
+    path = results_dir / model / f"{dataset}.json"
+    if not path.is_file() or not output.is_dir():
+        return False
+    return Path(json.loads(path.read_text()).get("model_path", "")).resolve() == output.resolve()
+
+
+def hardware(results_dir: Path, model: str, datasets: list[str]) -> str:
+    """The machine the fine-tuning ran on, as its results files recorded it."""
+    for dataset in datasets:
+        path = results_dir / model / f"{dataset}.json"
+        if path.is_file():
+            machine = json.loads(path.read_text()).get("machine") or {}
+            gpu = machine.get("gpu")
+            return f"Run on {machine.get('cpu_count', '?')} CPU cores ({machine.get('processor') or 'unknown CPU'})" + \
+                (f" with {gpu}" if gpu else ", no GPU")
+    return "Hardware not recorded"
 
 
 def available_datasets(data_dir: Path, wanted: list[str]) -> list[str]:
@@ -161,10 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer_dir, pretrained_dir, random_dir = run_dir / "tokenizer", run_dir / "pretrained", run_dir / "random-init"
     ours, random_name, peer = f"{recipe.name}", f"{recipe.name}-random-init", f"spacy-peer-{recipe.name}"
     print(f"Recipe {recipe.name}: {recipe.description}.\nBenchmarks: {', '.join(datasets)}; data: {data_dir}", flush=True)
+    caps = [flag for split, limit in recipe.max_sentences.items() for flag in (f"--max-{split}-sentences", limit)]
 
     starts = [pretrained_dir] + ([random_dir] if recipe.random_baseline else [])
     total = 2 + len(datasets) * (len(starts) + (0 if args.skip_peer else 1)) + 2 + (1 if recipe.random_baseline else 0)
-    stages = Stages(recipe, total)
+    stages = Stages(recipe, total, run_dir / "stage_seconds.json")
 
     stages.run("tokenizer", "tokenizer", lambda: (tokenizer_dir / "tokenizer.json").is_file(),
                lambda: call(tokenizer.main, ["--data-dir", data_dir, "--output-dir", tokenizer_dir, *recipe.tokenizer_flags]))
@@ -173,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         resume = ["--resume"] if list(pretrained_dir.glob("checkpoint-*")) else []
         corpus = ["--corpus", *(data_dir / path for path in recipe.pretrain_corpus)] if recipe.pretrain_corpus else []
         call(pretrain.main, ["--variant", recipe.variant, "--tokenizer", tokenizer_dir, "--data_dir", data_dir,
-                             "--output_dir", pretrained_dir, *corpus, *recipe.pretrain_flags, *resume])
+                             "--output_dir", pretrained_dir, "--run_name", f"{recipe.name}-{recipe.variant}",
+                             "--results_dir", results_dir, *corpus, *recipe.pretrain_flags, *resume])
 
     stages.run("pretraining", "pretrain", lambda: has_model(pretrained_dir), pretrain_action)
     if recipe.random_baseline:
@@ -190,10 +228,12 @@ def main(argv: list[str] | None = None) -> int:
                 resume = ["--resume"] if output_dir.exists() else []
                 call(finetune.main, ["--model", start, "--dataset", dataset, "--data-dir", data_dir,
                                      "--output-dir", output_dir, "--model-name", name, "--results-dir", results_dir,
-                                     "--seeds", *recipe.seeds, "--disable-tqdm", "true", *recipe.finetune_flags, *resume])
+                                     "--seeds", *recipe.seeds, "--disable-tqdm", "true", *recipe.finetune_flags, *caps,
+                                     *resume])
 
             stages.run(f"fine-tune {name} on {dataset}", "finetune",
-                       lambda name=name, dataset=dataset: (results_dir / name / f"{dataset}.json").is_file(), finetune_action)
+                       lambda name=name, dataset=dataset, output_dir=output_dir:
+                       has_model(output_dir) and has_result(results_dir, name, dataset, output_dir), finetune_action)
 
     if not args.skip_peer:
         for dataset in datasets:
@@ -202,12 +242,13 @@ def main(argv: list[str] | None = None) -> int:
                 minutes = recipe.peer_minutes or ours_record["training"]["train_wall_time_s"] / 60 / len(recipe.seeds)
                 command = [sys.executable, str(REPO / "benchmarks" / "spacy_peer.py"), "--dataset", dataset,
                            "--data-dir", str(data_dir), "--budget-minutes", f"{minutes:.2f}", "--model-name", peer,
-                           "--results-dir", str(results_dir), "--output", str(run_dir / "spacy" / dataset)]
+                           "--results-dir", str(results_dir), "--output", str(run_dir / "spacy" / dataset),
+                           *map(str, caps)]
                 if subprocess.run(command).returncode:
                     raise SystemExit(f"stage failed: {' '.join(command)}")
 
             stages.run(f"spaCy peer on {dataset}", "peer",
-                       lambda dataset=dataset: (results_dir / peer / f"{dataset}.json").is_file(), peer_action)
+                       lambda dataset=dataset: has_result(results_dir, peer, dataset, run_dir / "spacy" / dataset), peer_action)
 
     report_dir = results_dir / "reproduce" / recipe.name
     models = [ours] + ([random_name] if recipe.random_baseline else [])
@@ -215,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     def report_action():
         report_dir.mkdir(parents=True, exist_ok=True)
         preamble = f"Recipe `{recipe.name}` ({recipe.description}). Test split, entity level strict IOB2 micro F1 " \
-                   f"(seqeval) and token level F1, mean ± std over seeds {list(recipe.seeds)}."
+                   f"(seqeval) and token level F1, mean ± std over seeds {list(recipe.seeds)}. " \
+                   f"{hardware(results_dir, ours, datasets)}; {stages.total_minutes():.0f} minutes from tokenizer " \
+                   f"to this table, spaCy peer included."
         write_report(results_dir, models, None if args.skip_peer else peer, report_dir,
                      "README.md" if args.update_readme else None, preamble)
 

@@ -1,0 +1,78 @@
+"""`bioalbert reproduce` pieces: the spaCy peer sees the same capped sentences as ours, and stage times add up
+across an interrupted and resumed run."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+from bioalbert.training.bioner_data import read_conll
+from bioalbert.training.ner_metric import compute_ner_metrics
+from bioalbert.training.reproduce import RECIPES, Stages, has_result
+from bioalbert.training.results import write_result
+
+from conftest import REPO
+
+
+def load_spacy_peer():
+    spec = importlib.util.spec_from_file_location("spacy_peer", REPO / "benchmarks" / "spacy_peer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_spacy_peer_trains_and_scores_on_the_capped_sentences(data_dir, tmp_path):
+    peer = load_spacy_peer()
+    caps = {"train": 200, "dev": 40, "test": 60}
+
+    result = peer.train_peer("ncbi_disease", budget_minutes=0.05, output=tmp_path / "peer", data_dir=data_dir,
+                             eval_every=10, max_sentences=caps)
+
+    assert result["training"]["train_sentences"] == 200 and result["training"]["dev_sentences"] == 40
+    assert result["test_sentences"] == 60
+    saved = json.loads((tmp_path / "peer" / "metrics.json").read_text())
+    assert saved["entity"] == result["entity"]
+    # The saved pipeline is the one that was scored: reloading it and tagging the same 60 test sentences gives
+    # the reported strict entity F1.
+    test = read_conll(data_dir / "bioner" / "ncbi_disease" / "test.tsv")[:60]
+    predicted = peer.predict_tags(peer.load_peer(tmp_path / "peer"), test)
+    assert [len(tags) for tags in predicted] == [len(s["tokens"]) for s in test]
+    rescored = compute_ner_metrics([s["ner_tags"] for s in test], predicted)
+    assert rescored["entity_f1"] == result["entity"]["f1"]
+
+
+def test_stage_times_add_up_across_a_resumed_run(tmp_path):
+    log = tmp_path / "stage_seconds.json"
+    ran = []
+    first = Stages(RECIPES["cpu-demo"], 2, log)
+    first.run("tokenizer", "tokenizer", lambda: False, lambda: ran.append("tokenizer"))
+    first.seconds["tokenizer"] = 60.0  # as if it had taken a minute
+    log.write_text(json.dumps(first.seconds))
+
+    resumed = Stages(RECIPES["cpu-demo"], 2, log)  # a new process after a kill
+    resumed.run("tokenizer", "tokenizer", lambda: True, lambda: ran.append("tokenizer again"))
+    resumed.run("pretraining", "pretrain", lambda: False, lambda: ran.append("pretraining"))
+
+    assert ran == ["tokenizer", "pretraining"]  # a stage whose output is valid is skipped
+    assert set(json.loads(log.read_text())) == {"tokenizer", "pretraining"}
+    assert 1.0 <= resumed.total_minutes() < 1.1  # the skipped stage keeps the time it took in the first run
+    assert [status for _, status, _ in resumed.summary] == ["skipped", "done"]
+
+
+def test_demo_recipe_gives_ours_and_the_peer_the_same_sentences():
+    recipe = RECIPES["cpu-demo"]
+    assert set(recipe.max_sentences) == {"train", "eval", "test"}
+    assert recipe.peer_minutes is None  # the peer gets our wall time, not a budget of its own
+    assert not any(flag.startswith("--max-") for flag in recipe.finetune_flags)  # caps live in one place
+
+
+def test_a_committed_results_file_alone_does_not_skip_fine_tuning(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    output = Path("runs/reproduce/cpu-demo/ner/cpu-demo-ncbi_disease")
+    write_result({"model": "cpu-demo", "dataset": "ncbi_disease", "split": "test", "entity": {"f1": 0.5},
+                  "token": {"f1": 0.6}, "model_path": str(output)}, Path("results"))
+
+    assert not has_result(Path("results"), "cpu-demo", "ncbi_disease", output)  # fresh clone: no runs/ folder
+    output.mkdir(parents=True)
+    assert has_result(Path("results"), "cpu-demo", "ncbi_disease", output)
+    Path("runs/elsewhere").mkdir()
+    assert not has_result(Path("results"), "cpu-demo", "ncbi_disease", Path("runs/elsewhere"))  # another run's file
