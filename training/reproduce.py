@@ -106,7 +106,9 @@ class ReproduceArguments:
     release_dir: str = field(default="release", metadata={"help": "Where staged Hub folders go."})
     datasets: list[str] = field(default_factory=list, metadata={"help": "Only these benchmarks (default: all present)."})
     skip_peer: bool = field(default=False, metadata={"help": "Do not train the spaCy peer baseline."})
-    update_readme: bool = field(default=False, metadata={"help": "Splice the results table into README.md."})
+    update_readme: bool = field(
+        default=False, metadata={"help": "Splice the results table into README.md's `reproduce-<recipe>` block."}
+    )
 
 
 class Stages:
@@ -258,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         preamble = f"Recipe `{recipe.name}` ({recipe.description}). Test split, entity level strict IOB2 micro F1 " \
                    f"(seqeval) and token level F1, mean ± std over seeds {list(recipe.seeds)}. " \
                    f"{hardware(results_dir, ours, datasets)}; {stages.total_minutes():.0f} minutes from tokenizer " \
-                   f"to this table, spaCy peer included."
+                   f"to this table, spaCy peer included." + \
+                   (f" Run on {', '.join(datasets)} only (--datasets)." if args.datasets else "")
         write_report(results_dir, models, None if args.skip_peer else peer, report_dir,
-                     "README.md" if args.update_readme else None, preamble)
+                     "README.md" if args.update_readme else None, preamble, block=f"reproduce-{recipe.name}")
 
     stages.run("results table", "release", lambda: False, report_action)
 
