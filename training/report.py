@@ -1,7 +1,7 @@
 """The results table: built from the results files only, written as markdown + JSON + a PNG chart, and spliced
 into a README block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (default NAME: results).
 
-    python -m bioalbert.training.report --models tiny-pubmed tiny-random-init --peer spacy-peer --readme README.md
+    python -m bioalbert.training.report --models cpu-full cpu-full-random-init --peer spacy-peer-cpu-full --readme README.md --block reproduce-cpu-full
     python -m bioalbert.training.report --readme README.md     # only the tokenizer / pretraining / tag_speed blocks
 """
 
