@@ -25,6 +25,7 @@ def test_table_shows_each_models_scores_and_the_published_reference(tmp_path):
     assert lines[0].startswith("| dataset | ours entity F1 | ours token F1 | ours epochs / train min | peer entity F1 |")
     ncbi = next(line for line in lines if line.startswith("| ncbi_disease"))
     assert "81.23 ± 0.42" in ncbi and "90.11" in ncbi and "70.02" in ncbi and "88.30" in ncbi and "3 / 2.5" in ncbi
+    assert "| +11.21 |" in ncbi  # how far ours is ahead of (or, negative, behind) the peer
     s800 = next(line for line in lines if line.startswith("| s800"))
     assert "| – |" in s800  # no peer result there: a dash, never a made-up number
     assert [row["dataset"] for row in rows] == ["ncbi_disease", "s800"]  # datasets nobody ran are left out

@@ -48,7 +48,7 @@ def build_table(results_dir: str | Path, models: list[str], peer: str | None) ->
     header = ["dataset"]
     for model in models:
         header += [f"{model} entity F1", f"{model} token F1", f"{model} epochs / train min"]
-    header += [f"{peer} entity F1", f"{peer} train min"] if peer else []
+    header += [f"{peer} entity F1", f"{peer} train min", f"{models[0]} − peer (entity F1 points)"] if peer else []
     header += ["BioBERT v1.1 entity F1 (published)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     rows = []
@@ -63,7 +63,10 @@ def build_table(results_dir: str | Path, models: list[str], peer: str | None) ->
         if peer:
             record = by_key.get((peer, dataset))
             row[peer] = record and {"entity": record["entity"], "training": record.get("training")}
-            cells += [_f1(record and record["entity"]), _training(record, epochs=False)]
+            ours_record = by_key.get((models[0], dataset))
+            gap = ours_record and record and 100 * (ours_record["entity"]["f1"] - record["entity"]["f1"])
+            cells += [_f1(record and record["entity"]), _training(record, epochs=False),
+                      f"{gap:+.2f}" if gap is not None else "–"]
         cells.append(f"{reference[dataset]:.2f}" if dataset in reference else "–")
         if any(row.get(m) for m in models + ([peer] if peer else [])):
             rows.append(row)

@@ -2,7 +2,7 @@
 benchmark (several seeds) -> evaluation -> spaCy peer baseline -> results table (markdown, JSON, PNG) -> staged
 release folders with generated cards.
 
-    bioalbert reproduce --recipe cpu-demo          # about 15 minutes on 2 CPU cores (`make reproduce`)
+    bioalbert reproduce --recipe cpu-demo          # about 9 minutes on 2 CPU cores (`make reproduce`)
     bioalbert reproduce --recipe cpu-full          # the best a 2-core CPU reaches in a few hours
     bioalbert reproduce --recipe base-pubmed       # GPU recipes of the four release variants (see README)
 
