@@ -144,15 +144,13 @@ def main(argv=None) -> int:
             record = in_process(run_spacy, args.spacy, batch_size, texts, args.threads)
             rows.append({"system": "spacy", "batch_size": batch_size, "words_per_s": round(words / record["seconds"]), **record})
             print(json.dumps(rows[-1]), flush=True)
-    spacy_best = max((r["words_per_s"] for r in rows if r["system"] == "spacy"), default=None)
-    print(f"\n{'system':<24} {'batch':>5} {'words/s':>9} {'peak MB':>8} {'vs spaCy':>9} {'F1':>7}")
-    for row in rows:
-        ratio = f"{row['words_per_s'] / spacy_best:.2f}x" if spacy_best else "-"
-        f1 = f"{row['entity_f1']:.4f}" if "entity_f1" in row else ""
-        print(f"{row['system']:<24} {row['batch_size']:>5} {row['words_per_s']:>9} {row['peak_mb']:>8.0f} {ratio:>9} {f1:>7}")
+    from bioalbert.training.report import tag_speed_markdown
+
+    run = {**header, "rows": rows}
+    print("\n" + tag_speed_markdown(run))
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps({**header, "rows": rows}, indent=2) + "\n")
+        Path(args.output).write_text(json.dumps(run, indent=2) + "\n")
     return 0
 
 

@@ -16,6 +16,7 @@ import argparse
 import glob
 import json
 import logging
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             published.mkdir(parents=True, exist_ok=True)
             name = training_args.run_name or output_dir.name
             (published / f"{name}.json").write_text(json.dumps({"name": name, **summary}, indent=2) + "\n")
-            plot_curves(history, published / f"{name}.png")
+            shutil.copyfile(output_dir / "pretraining_curves.png", published / f"{name}.png")
         logger.info("Saved model, tokenizer, pretraining_metrics.json and pretraining_curves.png to %s", output_dir)
     return 0
 

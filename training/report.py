@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .results import load_results
+from .results import describe_machine, load_results
 
 BENCHMARKS = ["ncbi_disease", "bc5cdr_disease", "bc5cdr_chem", "bc4chemd", "bc2gm", "jnlpba", "linnaeus", "s800"]
 REFERENCE_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_results.json"
@@ -115,13 +115,12 @@ def pretraining_table(results_dir: str | Path) -> str:
     lines = ["| run | variant | steps | global batch | tokens seen | epochs | train min | held-out MLM acc | "
              "held-out SOP acc | machine |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for run in runs:
-        final, machine = run.get("final", {}), run.get("machine", {})
-        hardware = f"{machine.get('cpu_count', '?')} CPU cores" + (f", {machine['gpu']}" if machine.get("gpu") else "")
+        final = run.get("final", {})
         lines.append(
             f"| `{run['name']}` | `{run['variant']}` | {run['global_step']:,} | {run['train_batch_size_global']} | "
             f"{run['tokens_seen_non_padding'] / 1e6:.1f}M | {run['epochs']:.2f} | {run['train_runtime_s'] / 60:.1f} | "
             f"{100 * final.get('eval_mlm_accuracy', float('nan')):.1f}% | "
-            f"{100 * final.get('eval_sop_accuracy', float('nan')):.1f}% | {hardware} |"
+            f"{100 * final.get('eval_sop_accuracy', float('nan')):.1f}% | {describe_machine(run.get('machine'))} |"
         )
     curves = [f"![MLM and SOP accuracy of {run['name']}](results/pretraining/{run['name']}.png)" for run in runs]
     return "\n".join(lines) + "\n\n" + "\n".join(curves) if runs else ""
@@ -130,9 +129,11 @@ def pretraining_table(results_dir: str | Path) -> str:
 def tag_speed_table(results_dir: str | Path) -> str:
     """Markdown table of results/benchmarks/tag_speed.json (written by benchmarks/tag_speed.py --output)."""
     path = Path(results_dir, "benchmarks", "tag_speed.json")
-    if not path.is_file():
-        return ""
-    run = json.loads(path.read_text())
+    return tag_speed_markdown(json.loads(path.read_text())) if path.is_file() else ""
+
+
+def tag_speed_markdown(run: dict) -> str:
+    """One benchmarks/tag_speed.py run as markdown: each system's words/s, memory, ratio to spaCy's best, F1."""
     spacy_best = max((r["words_per_s"] for r in run["rows"] if r["system"] == "spacy"), default=None)
     lines = [f"{run['words']:,} words in {run['texts']:,} texts; {run['machine']}; {run['threads']} torch threads; "
              + ", ".join(f"{k} {v}" for k, v in run["versions"].items()) + ".", "",

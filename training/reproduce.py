@@ -22,6 +22,7 @@ from transformers import HfArgumentParser
 
 from .datadir import resolve_data_dir
 from .report import BENCHMARKS, write_report
+from .results import describe_machine
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -167,14 +168,9 @@ def has_result(results_dir: Path, model: str, dataset: str, output: Path) -> boo
 
 def hardware(results_dir: Path, model: str, datasets: list[str]) -> str:
     """The machine the fine-tuning ran on, as its results files recorded it."""
-    for dataset in datasets:
-        path = results_dir / model / f"{dataset}.json"
-        if path.is_file():
-            machine = json.loads(path.read_text()).get("machine") or {}
-            gpu = machine.get("gpu")
-            return f"Run on {machine.get('cpu_count', '?')} CPU cores ({machine.get('processor') or 'unknown CPU'})" + \
-                (f" with {gpu}" if gpu else ", no GPU")
-    return "Hardware not recorded"
+    paths = [results_dir / model / f"{dataset}.json" for dataset in datasets]
+    machine = next((json.loads(p.read_text()).get("machine") for p in paths if p.is_file()), None)
+    return f"Run on {describe_machine(machine)}"
 
 
 def available_datasets(data_dir: Path, wanted: list[str]) -> list[str]:

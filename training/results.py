@@ -55,6 +55,15 @@ def environment() -> dict:
     return {"machine": machine, "versions": versions}
 
 
+def describe_machine(machine: dict | None) -> str:
+    """`environment()["machine"]` in words, e.g. "2 CPU cores (x86_64), no GPU"."""
+    if not machine:
+        return "hardware not recorded"
+    gpu = machine.get("gpu")
+    return f"{machine.get('cpu_count', '?')} CPU cores ({machine.get('processor') or 'unknown CPU'})" + \
+        (f" with {gpu}" if gpu else ", no GPU")
+
+
 def write_result(result: dict, results_dir: str | Path = RESULTS_DIR) -> Path:
     missing = [key for key in REQUIRED_KEYS if key not in result]
     if missing:
