@@ -2,9 +2,13 @@
 stock AlbertForPreTraining (head over every position), same config, weights, batch and sequence length, with
 torch.compile off and on. Prints tokens/s (forward + backward + AdamW step) and the ratio, with machine + versions.
 
-    python benchmarks/pretrain_throughput.py --preset tiny                  # CPU, fp32
+    python benchmarks/pretrain_throughput.py --preset tiny --json results/benchmarks/pretrain_throughput/tiny-fp32.json
+    python benchmarks/pretrain_throughput.py --preset tiny --dtype bf16 --json .../tiny-bf16.json  # AVX512-BF16 CPU
     python benchmarks/pretrain_throughput.py --preset base --batch-size 8
     python benchmarks/pretrain_throughput.py --preset base --dtype bf16 --device cuda --batch-size 64 --seq-len 512
+
+The README's throughput table is generated from the JSON files under results/benchmarks/pretrain_throughput/
+(`python -m bioalbert.training.report --readme README.md`); each records the machine, versions and load average.
 
 Batches are random piece ids with 15% of positions as targets (what the collator produces; the values do not change
 the cost). All settings take turns step by step and the median step time counts, so load from other processes on
@@ -13,15 +17,16 @@ a shared machine hits them alike.
 
 import argparse
 import json
-import platform
+import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
-import transformers
 from transformers import AlbertConfig, AlbertForPreTraining
 
 from bioalbert.modeling import BioAlbertConfig, BioAlbertForPreTraining
+from bioalbert.training.results import environment
 
 
 def make_batch(batch_size: int, seq_len: int, vocab_size: int, mlm_probability: float, device: str) -> dict:
@@ -79,7 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation happens here)")
     parser.add_argument("--compile", default="off,on", help="comma list of off/on")
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
-    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16 autocast (GPU only)")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16 autocast (GPUs; CPUs with AVX512-BF16/AMX)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", help="also write the figures to this file")
@@ -90,14 +95,9 @@ def main(argv=None) -> int:
 
     batch = make_batch(args.batch_size, args.seq_len, args.vocab_size, args.mlm_probability, args.device)
     tokens = args.batch_size * args.seq_len
-    machine = {
-        "device": torch.cuda.get_device_name() if args.device == "cuda" else f"CPU {platform.processor() or platform.machine()}",
-        "cpu_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
-    }
-    print(json.dumps(machine))
+    measured_on = environment()
+    load_before = os.getloadavg()[0]
+    print(json.dumps(measured_on))
     print(f"preset={args.preset} batch={args.batch_size} seq_len={args.seq_len} vocab={args.vocab_size} "
           f"attn={args.attn} dtype={args.dtype} masked={args.mlm_probability:.0%}")
     # Every (model, compile) pair is built and warmed up first, then they take turns step by step: load from other
@@ -123,13 +123,17 @@ def main(argv=None) -> int:
         ratio = statistics.median(times[("stock", compiled)]) / statistics.median(times[("bioalbert", compiled)])
         results[f"ratio/compile={compiled}"] = round(ratio, 2)
         print(f"  BioAlbertForPreTraining / AlbertForPreTraining (compile={compiled}): {ratio:.2f}x")
-    if "ratio/compile=on" in results:
+    if "ratio/compile=on" in results and "stock/compile=off" in results:
         best = results["bioalbert/compile=on"]["tokens_per_s"] / results["stock/compile=off"]["tokens_per_s"]
         results["ratio/bioalbert_compiled_vs_stock_eager"] = round(best, 2)
         print(f"  BioAlbertForPreTraining compiled / stock eager: {best:.2f}x")
+    # Other processes slow every setting alike (they take turns), so ratios hold; absolute figures need a quiet machine.
+    load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    print(f"  1-minute load average before / after: {load[0]} / {load[1]}")
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"machine": machine, "args": vars(args), "results": results}, handle, indent=2)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        record = {**measured_on, "device": args.device, "load_average": load, "args": vars(args), "results": results}
+        Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
     return 0
 
 

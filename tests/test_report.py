@@ -1,11 +1,14 @@
 """The results table is generated from results files only, and spliced into a README block."""
 
+import importlib.util
 import json
 
 import pytest
 
-from bioalbert.training.report import build_table, splice, tag_speed_table, write_report
+from bioalbert.training.report import build_table, splice, tag_speed_table, throughput_table, write_report
 from bioalbert.training.results import load_results, write_result
+
+from conftest import REPO
 
 
 def record(model, dataset, entity_f1, token_f1, std=0.0):
@@ -78,3 +81,22 @@ def test_tag_speed_table_gives_each_system_its_ratio_to_spacys_best_batch(tmp_pa
     assert "| spacy | 1 | 800 | 300 | 0.80x | – |" in lines
     assert "| bioalbert-ncbi-int8 | 32 | 3,100 | 400 | 3.10x | 71.23 |" in lines
     assert tag_speed_table(tmp_path / "nothing-here") == ""
+
+
+def test_throughput_table_is_generated_from_a_real_benchmark_run(tmp_path):
+    spec = importlib.util.spec_from_file_location("pretrain_throughput", REPO / "benchmarks" / "pretrain_throughput.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    figures = tmp_path / "benchmarks" / "pretrain_throughput" / "micro.json"
+
+    benchmark.main(["--preset", "tiny", "--batch-size", "2", "--seq-len", "16", "--vocab-size", "500", "--steps", "1",
+                    "--warmup", "0", "--compile", "off", "--device", "cpu", "--json", str(figures)])
+
+    run = json.loads(figures.read_text())
+    assert len(run["load_average"]) == 2 and run["machine"]["cpu_count"] >= 1
+    ours, stock = run["results"]["bioalbert/compile=off"], run["results"]["stock/compile=off"]
+    assert run["results"]["ratio/compile=off"] == pytest.approx(stock["step_s"] / ours["step_s"], rel=0.05)
+    [row] = [line for line in throughput_table(tmp_path).splitlines() if line.startswith("| tiny")]
+    assert row.startswith(f"| tiny (2 x 16) | fp32 | off | {ours['tokens_per_s']:,.0f} | {stock['tokens_per_s']:,.0f} | "
+                          f"{run['results']['ratio/compile=off']:.2f}x | ")
+    assert throughput_table(tmp_path / "nothing-here") == ""

@@ -3,11 +3,15 @@ across an interrupted and resumed run."""
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
+
+import pytest
 
 from bioalbert.training.bioner_data import read_conll
 from bioalbert.training.ner_metric import compute_ner_metrics
-from bioalbert.training.reproduce import RECIPES, Stages, has_result
+from bioalbert.training.recipes import get_recipe
+from bioalbert.training.reproduce import RECIPES, Stages, has_result, pretrained_with
 from bioalbert.training.results import write_result
 
 from conftest import REPO
@@ -76,3 +80,18 @@ def test_a_committed_results_file_alone_does_not_skip_fine_tuning(tmp_path, monk
     assert has_result(Path("results"), "cpu-demo", "ncbi_disease", output)
     Path("runs/elsewhere").mkdir()
     assert not has_result(Path("results"), "cpu-demo", "ncbi_disease", Path("runs/elsewhere"))  # another run's file
+
+
+def test_a_model_pretrained_with_another_recipe_version_stops_the_run(tmp_path, micro_pretrained_dir):
+    folder = tmp_path / "pretrained"
+    assert not pretrained_with(folder, "tiny-pubmed")  # nothing there yet: the stage runs
+    shutil.copytree(micro_pretrained_dir, folder)
+    recipe = get_recipe("tiny-pubmed").to_dict()
+    metrics = folder / "pretraining_metrics.json"
+    metrics.write_text(json.dumps({"recipe": recipe}))
+    assert pretrained_with(folder, "tiny-pubmed")  # same recipe: the stage is skipped
+
+    metrics.write_text(json.dumps({"recipe": {**recipe, "max_steps": recipe["max_steps"] // 2}}))
+    with pytest.raises(SystemExit, match=r"pretrained with another version of the tiny-pubmed recipe.*max_steps"):
+        pretrained_with(folder, "tiny-pubmed")
+    assert (folder / "model.safetensors").is_file()  # nothing is thrown away

@@ -113,14 +113,15 @@ def pretraining_table(results_dir: str | Path) -> str:
     """Markdown table (and curves) of results/pretraining/*.json, written by `bioalbert pretrain --results_dir`."""
     runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "pretraining").glob("*.json"))]
     lines = ["| run | variant | steps | global batch | tokens seen | epochs | train min | held-out MLM acc | "
-             "held-out SOP acc | machine |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "held-out SOP acc | precision | machine |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for run in runs:
         final = run.get("final", {})
         lines.append(
             f"| `{run['name']}` | `{run['variant']}` | {run['global_step']:,} | {run['train_batch_size_global']} | "
             f"{run['tokens_seen_non_padding'] / 1e6:.1f}M | {run['epochs']:.2f} | {run['train_runtime_s'] / 60:.1f} | "
             f"{100 * final.get('eval_mlm_accuracy', float('nan')):.1f}% | "
-            f"{100 * final.get('eval_sop_accuracy', float('nan')):.1f}% | {describe_machine(run.get('machine'))} |"
+            f"{100 * final.get('eval_sop_accuracy', float('nan')):.1f}% | {run.get('precision', 'fp32')} | "
+            f"{describe_machine(run.get('machine'))} |"
         )
     curves = [f"![MLM and SOP accuracy of {run['name']}](results/pretraining/{run['name']}.png)" for run in runs]
     return "\n".join(lines) + "\n\n" + "\n".join(curves) if runs else ""
@@ -148,7 +149,33 @@ def tag_speed_markdown(run: dict) -> str:
 
 
 # README blocks besides the results table, each generated from its own files under results/.
-FIGURE_BLOCKS = {"tokenizer": tokenizer_table, "pretraining": pretraining_table, "tag_speed": tag_speed_table}
+def throughput_table(results_dir: str | Path) -> str:
+    """Markdown table of results/benchmarks/pretrain_throughput/*.json (benchmarks/pretrain_throughput.py --json)."""
+    runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "benchmarks", "pretrain_throughput").glob("*.json"))]
+    lines = ["| preset (batch x seq) | precision | torch.compile | BioALBERT tokens/s | stock tokens/s | ratio | "
+             "machine | 1-min load before / after | torch |", "|---|---|---|---:|---:|---:|---|---|---|"]
+    for run in sorted(runs, key=lambda r: (r["args"]["preset"] != "tiny", r["args"]["dtype"], r.get("load_average") is None)):
+        args, results, machine = run["args"], run["results"], run["machine"]
+        where = describe_machine(machine) if run.get("device", "cpu") == "cpu" else machine.get("gpu")
+        where += f", {machine.get('torch_threads')} torch threads" if run.get("device", "cpu") == "cpu" else ""
+        load = run.get("load_average")
+        load = f"{load[0]:g} / {load[1]:g}" if load else run.get("note", "not recorded")
+        for compiled in args["compile"].split(","):
+            ours, stock = results[f"bioalbert/compile={compiled}"], results[f"stock/compile={compiled}"]
+            lines.append(
+                f"| {args['preset']} ({args['batch_size']} x {args['seq_len']}) | {args['dtype']} | {compiled} | "
+                f"{ours['tokens_per_s']:,.0f} | {stock['tokens_per_s']:,.0f} | {results[f'ratio/compile={compiled}']:.2f}x | "
+                f"{where} | {load} | {run['versions'].get('torch', '?')} |"
+            )
+    return "\n".join(lines) if runs else ""
+
+
+FIGURE_BLOCKS = {
+    "tokenizer": tokenizer_table,
+    "pretraining": pretraining_table,
+    "throughput": throughput_table,
+    "tag_speed": tag_speed_table,
+}
 
 
 def splice(readme: Path, content: str, block: str = "results") -> None:

@@ -12,6 +12,7 @@ interrupted run continues where it stopped; training stages resume from their la
 """
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from .datadir import resolve_data_dir
+from .recipes import get_recipe
 from .report import BENCHMARKS, write_report
 from .results import describe_machine
 
@@ -50,7 +52,7 @@ def _gpu(variant: str) -> ReproduceRecipe:
         description=f"the {variant} release variant on 8 GPUs (launch pretraining with accelerate/DeepSpeed, see README)",
         variant=variant,
         tokenizer_flags=("--vocab-size", "30000"),
-        pretrain_flags=("--bf16", "true"),
+        pretrain_flags=(),  # bf16 comes with the pretraining recipe wherever the hardware runs it natively
         finetune_flags=("--num-train-epochs", "20", "--learning-rate", "5e-5", "--per-device-train-batch-size", "32"),
         seeds=(13, 42, 87),
         peer_minutes=None,
@@ -157,6 +159,22 @@ def has_model(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
 
+def pretrained_with(pretrained_dir: Path, variant: str) -> bool:
+    """True when `pretrained_dir` holds a model pretrained with the current `variant` recipe. A model made by another
+    version of the recipe stops the run with a clear message: reusing it would put an old model under the new
+    recipe's name, and retraining over it would throw away a finished run without asking."""
+    if not has_model(pretrained_dir):
+        return False
+    metrics = pretrained_dir / "pretraining_metrics.json"
+    made_with = json.loads(metrics.read_text()).get("recipe", {}) if metrics.is_file() else {}
+    current = json.loads(json.dumps(get_recipe(variant).to_dict()))  # tuples -> lists, as stored
+    changed = sorted(key for key in current if made_with.get(key) != current[key])
+    if changed:
+        raise SystemExit(f"{pretrained_dir} was pretrained with another version of the {variant} recipe (it differs "
+                         f"in {', '.join(changed)}). Move that folder away or delete it, then run again.")
+    return True
+
+
 def has_result(results_dir: Path, model: str, dataset: str, output: Path) -> bool:
     """A results file written by this run's output folder, which still exists. Results files are committed, runs/
     is not: on a fresh clone the committed file alone must not skip the stage that makes the model."""
@@ -205,13 +223,17 @@ def main(argv: list[str] | None = None) -> int:
                lambda: call(tokenizer.main, ["--data-dir", data_dir, "--output-dir", tokenizer_dir, *recipe.tokenizer_flags]))
 
     def pretrain_action():
+        # Models fine-tuned from an earlier pretrained model would be taken for this one's: remake them.
+        for stale in sorted((run_dir / "ner").glob(f"{ours}-*")):
+            print(f"removing {stale}: fine-tuned from an earlier pretrained model", flush=True)
+            shutil.rmtree(stale)
         resume = ["--resume"] if list(pretrained_dir.glob("checkpoint-*")) else []
         corpus = ["--corpus", *(data_dir / path for path in recipe.pretrain_corpus)] if recipe.pretrain_corpus else []
         call(pretrain.main, ["--variant", recipe.variant, "--tokenizer", tokenizer_dir, "--data_dir", data_dir,
                              "--output_dir", pretrained_dir, "--run_name", f"{recipe.name}-{recipe.variant}",
                              "--results_dir", results_dir, *corpus, *recipe.pretrain_flags, *resume])
 
-    stages.run("pretraining", "pretrain", lambda: has_model(pretrained_dir), pretrain_action)
+    stages.run("pretraining", "pretrain", lambda: pretrained_with(pretrained_dir, recipe.variant), pretrain_action)
     if recipe.random_baseline:
         from . import init_model
 
@@ -283,13 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     print((report_dir / "results.md").read_text())
     demo_dataset = next((d for d in ("ncbi_disease", "bc5cdr_chem") if d in datasets), datasets[0] if datasets else None)
     if demo_dataset:
-        from transformers import pipeline
+        from bioalbert.inference import tag
 
         sentence = "Germline mutations in BRCA1 predispose carriers to hereditary breast and ovarian cancer."
-        ner = pipeline("ner", model=str(run_dir / "ner" / f"{ours}-{demo_dataset}"), aggregation_strategy="simple")
-        print(f"pipeline('ner') with the {demo_dataset} model on: {sentence}")
-        for entity in ner(sentence):
-            print(f"  {entity['entity_group']:<10} {entity['start']:>3}-{entity['end']:<3} {entity['word']!r} ({entity['score']:.2f})")
+        print(f"bioalbert.inference.tag with the {demo_dataset} model on: {sentence}")
+        for entity in tag([sentence], model=str(run_dir / "ner" / f"{ours}-{demo_dataset}"))[0]:
+            print(f"  {entity.label:<10} {entity.start:>3}-{entity.end:<3} {entity.text!r} ({entity.score:.2f})")
     return 0
 
 
