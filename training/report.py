@@ -156,8 +156,7 @@ def throughput_table(results_dir: str | Path) -> str:
              "machine | 1-min load before / after | torch |", "|---|---|---|---:|---:|---:|---|---|---|"]
     for run in sorted(runs, key=lambda r: (r["args"]["preset"] != "tiny", r["args"]["dtype"], r.get("load_average") is None)):
         args, results, machine = run["args"], run["results"], run["machine"]
-        where = describe_machine(machine) if run.get("device", "cpu") == "cpu" else machine.get("gpu")
-        where += f", {machine.get('torch_threads')} torch threads" if run.get("device", "cpu") == "cpu" else ""
+        where = f"{describe_machine(machine)}, {machine.get('torch_threads')} torch threads"
         load = run.get("load_average")
         load = f"{load[0]:g} / {load[1]:g}" if load else run.get("note", "not recorded")
         for compiled in args["compile"].split(","):

@@ -224,9 +224,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def pretrain_action():
         # Models fine-tuned from an earlier pretrained model would be taken for this one's: remake them.
-        for stale in sorted((run_dir / "ner").glob(f"{ours}-*")):
-            print(f"removing {stale}: fine-tuned from an earlier pretrained model", flush=True)
-            shutil.rmtree(stale)
+        for stale in (run_dir / "ner" / f"{ours}-{dataset}" for dataset in datasets):
+            if stale.exists():
+                print(f"removing {stale}: fine-tuned from an earlier pretrained model", flush=True)
+                shutil.rmtree(stale)
         resume = ["--resume"] if list(pretrained_dir.glob("checkpoint-*")) else []
         corpus = ["--corpus", *(data_dir / path for path in recipe.pretrain_corpus)] if recipe.pretrain_corpus else []
         call(pretrain.main, ["--variant", recipe.variant, "--tokenizer", tokenizer_dir, "--data_dir", data_dir,
