@@ -13,6 +13,11 @@ The README's throughput table is generated from the JSON files under results/ben
 Batches are random piece ids with 15% of positions as targets (what the collator produces; the values do not change
 the cost). All settings take turns step by step and the median step time counts, so load from other processes on
 a shared machine hits them alike.
+
+On a GPU it also prints model FLOPs utilisation (MFU): the FLOPs the model needs per token (matrix products, the MLM
+head only at the masked positions, as BioAlbertForPreTraining computes it; training = 3 x forward) times tokens/s,
+over the GPU's dense bf16 peak. The stock model does more work for the same tokens (its head runs at every
+position), so at equal MFU it would be slower; its "hardware" utilisation is printed beside.
 """
 
 import argparse
@@ -27,6 +32,29 @@ from transformers import AlbertConfig, AlbertForPreTraining
 
 from bioalbert.modeling import BioAlbertConfig, BioAlbertForPreTraining
 from bioalbert.training.results import environment
+
+
+# Dense bf16 tensor-core peaks (FLOP/s, no sparsity) from NVIDIA's data sheets; --peak-tflops for other GPUs.
+BF16_PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 70e12}
+
+
+def forward_flops_per_token(config, seq_len: int, head_positions: float) -> float:
+    """Matrix-product FLOPs of one forward pass per input token (2 per multiply-add). ALBERT shares one layer's
+    weights across `num_hidden_layers`, but the compute runs once per layer. `head_positions` is the share of
+    positions where the MLM vocabulary projection runs (the masked share for BioALBERT, 1.0 for the stock model)."""
+    hidden, inter, emb = config.hidden_size, config.intermediate_size, config.embedding_size
+    per_layer = 2 * 4 * hidden * hidden + 2 * 2 * hidden * inter + 2 * 2 * seq_len * hidden  # QKVO, FFN, QK^T and AV
+    head = 2 * hidden * emb + 2 * emb * config.vocab_size
+    return 2 * emb * hidden + config.num_hidden_layers * per_layer + head_positions * head
+
+
+def bf16_peak_flops(device: str, override_tflops: float | None) -> float | None:
+    if override_tflops:
+        return override_tflops * 1e12
+    if device != "cuda":
+        return None
+    name = torch.cuda.get_device_name(0)
+    return next((peak for key, peak in BF16_PEAK_FLOPS.items() if key in name), None)
 
 
 def make_batch(batch_size: int, seq_len: int, vocab_size: int, mlm_probability: float, device: str) -> dict:
@@ -87,6 +115,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16 autocast (GPUs; CPUs with AVX512-BF16/AMX)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--peak-tflops", type=float, default=None, help="dense bf16 peak for MFU (default: known GPUs)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.threads:
@@ -114,11 +143,24 @@ def main(argv=None) -> int:
     for _ in range(args.steps):
         for key, model in runnable.items():
             times[key] += time_steps(model, optimizers[key], batch, 1, 0, dtype)
+    config = runnable[("bioalbert", args.compile.split(",")[0])].config
+    needed = 3 * forward_flops_per_token(config, args.seq_len, args.mlm_probability)
+    done = {"bioalbert": needed, "stock": 3 * forward_flops_per_token(config, args.seq_len, 1.0)}
+    peak = bf16_peak_flops(args.device, args.peak_tflops) if args.dtype == "bf16" else None
     results = {}
     for (name, compiled), measured in times.items():
         step = statistics.median(measured)
-        results[f"{name}/compile={compiled}"] = {"step_s": round(step, 4), "tokens_per_s": round(tokens / step, 1)}
-        print(f"{name:>9} compile={compiled:<3}  step {step * 1000:8.1f} ms   {tokens / step:10.1f} tokens/s")
+        figures = {"step_s": round(step, 4), "tokens_per_s": round(tokens / step, 1)}
+        line = f"{name:>9} compile={compiled:<3}  step {step * 1000:8.1f} ms   {tokens / step:10.1f} tokens/s"
+        if peak:
+            figures["mfu"] = round(needed * tokens / step / peak, 4)
+            figures["hardware_flops_utilisation"] = round(done[name] * tokens / step / peak, 4)
+            line += f"   MFU {figures['mfu']:.1%} (hardware {figures['hardware_flops_utilisation']:.1%})"
+        results[f"{name}/compile={compiled}"] = figures
+        print(line)
+    if peak:
+        results["peak_flops"] = peak
+        results["training_flops_per_token"] = needed
     for compiled in args.compile.split(","):
         ratio = statistics.median(times[("stock", compiled)]) / statistics.median(times[("bioalbert", compiled)])
         results[f"ratio/compile={compiled}"] = round(ratio, 2)

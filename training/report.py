@@ -152,8 +152,8 @@ def tag_speed_markdown(run: dict) -> str:
 def throughput_table(results_dir: str | Path) -> str:
     """Markdown table of results/benchmarks/pretrain_throughput/*.json (benchmarks/pretrain_throughput.py --json)."""
     runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "benchmarks", "pretrain_throughput").glob("*.json"))]
-    lines = ["| preset (batch x seq) | precision | torch.compile | BioALBERT tokens/s | stock tokens/s | ratio | "
-             "machine | 1-min load before / after | torch |", "|---|---|---|---:|---:|---:|---|---|---|"]
+    lines = ["| preset (batch x seq) | precision | torch.compile | BioALBERT tokens/s | stock tokens/s | ratio | MFU | "
+             "machine | 1-min load before / after | torch |", "|---|---|---|---:|---:|---:|---:|---|---|---|"]
     for run in sorted(runs, key=lambda r: (r["args"]["preset"] != "tiny", r["args"]["dtype"], r.get("load_average") is None)):
         args, results, machine = run["args"], run["results"], run["machine"]
         where = f"{describe_machine(machine)}, {machine.get('torch_threads')} torch threads"
@@ -161,9 +161,10 @@ def throughput_table(results_dir: str | Path) -> str:
         load = f"{load[0]:g} / {load[1]:g}" if load else run.get("note", "not recorded")
         for compiled in args["compile"].split(","):
             ours, stock = results[f"bioalbert/compile={compiled}"], results[f"stock/compile={compiled}"]
+            mfu = f"{ours['mfu']:.1%}" if "mfu" in ours else "–"  # only where a bf16 peak is known (GPUs)
             lines.append(
                 f"| {args['preset']} ({args['batch_size']} x {args['seq_len']}) | {args['dtype']} | {compiled} | "
-                f"{ours['tokens_per_s']:,.0f} | {stock['tokens_per_s']:,.0f} | {results[f'ratio/compile={compiled}']:.2f}x | "
+                f"{ours['tokens_per_s']:,.0f} | {stock['tokens_per_s']:,.0f} | {results[f'ratio/compile={compiled}']:.2f}x | {mfu} | "
                 f"{where} | {load} | {run['versions'].get('torch', '?')} |"
             )
     return "\n".join(lines) if runs else ""

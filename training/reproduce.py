@@ -52,7 +52,9 @@ def _gpu(variant: str) -> ReproduceRecipe:
         description=f"the {variant} release variant on 8 GPUs (launch pretraining with accelerate/DeepSpeed, see README)",
         variant=variant,
         tokenizer_flags=("--vocab-size", "30000"),
-        pretrain_flags=(),  # bf16 comes with the pretraining recipe wherever the hardware runs it natively
+        # bf16 comes with the pretraining recipe wherever the hardware runs it natively; torch.compile gave 2.6x the
+        # eager tokens/s for `base` in bf16 on an H100 (README throughput table).
+        pretrain_flags=("--torch_compile", "true"),
         finetune_flags=("--num-train-epochs", "20", "--learning-rate", "5e-5", "--per-device-train-batch-size", "32"),
         seeds=(13, 42, 87),
         peer_minutes=None,
