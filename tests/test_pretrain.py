@@ -137,6 +137,8 @@ def test_resume_after_kill_continues_with_the_same_data(corpus_file, micro_pretr
     assert (results / "pretraining" / "micro.png").stat().st_size > 10_000
     row = next(line for line in pretraining_table(results).splitlines() if line.startswith("| `micro`"))
     assert "| 6 |" in row and f"{100 * published['final']['eval_mlm_accuracy']:.1f}%" in row
+    sizes = json.loads((micro_pretrained_dir / "config.json").read_text())
+    assert f"| {sizes['embedding_size']} / {sizes['hidden_size']} / {sizes['num_hidden_layers']} |" in row
 
 
 def find_auto(node, path=""):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bioalbert.modeling.configuration_bioalbert import PRESETS
 from bioalbert.training.bioner_data import read_conll
 from bioalbert.training.ner_metric import compute_ner_metrics
 from bioalbert.training.recipes import get_recipe
@@ -86,6 +87,9 @@ def test_a_model_pretrained_with_another_recipe_version_stops_the_run(tmp_path, 
     folder = tmp_path / "pretrained"
     assert not pretrained_with(folder, "tiny-pubmed")  # nothing there yet: the stage runs
     shutil.copytree(micro_pretrained_dir, folder)
+    config_file = folder / "config.json"
+    config = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps({**config, **PRESETS["tiny"]}))  # the check reads the sizes, not the weights
     recipe = get_recipe("tiny-pubmed").to_dict()
     metrics = folder / "pretraining_metrics.json"
     metrics.write_text(json.dumps({"recipe": recipe}))
@@ -95,3 +99,9 @@ def test_a_model_pretrained_with_another_recipe_version_stops_the_run(tmp_path, 
     with pytest.raises(SystemExit, match=r"pretrained with another version of the tiny-pubmed recipe.*max_steps"):
         pretrained_with(folder, "tiny-pubmed")
     assert (folder / "model.safetensors").is_file()  # nothing is thrown away
+
+    # Same recipe, but the tiny preset has changed size since (e.g. its embedding size): also another model.
+    metrics.write_text(json.dumps({"recipe": recipe}))
+    config_file.write_text(json.dumps({**config, **PRESETS["tiny"], "embedding_size": 64}))
+    with pytest.raises(SystemExit, match=r"embedding_size \(64 -> "):
+        pretrained_with(folder, "tiny-pubmed")

@@ -33,6 +33,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from bioalbert.modeling import BioAlbertForPreTraining
+from bioalbert.modeling.configuration_bioalbert import PRESETS
 
 from .datadir import resolve_data_dir
 from .init_model import init_model
@@ -246,6 +247,11 @@ def corpus_files(args: PretrainArguments, recipe) -> list[Path]:
     return files
 
 
+def model_sizes(config) -> dict[str, int]:
+    """The size fields of a config (those the presets set), for the pretraining table."""
+    return {key: getattr(config, key) for key in PRESETS["tiny"]}
+
+
 def plot_curves(log_history: list[dict], path: Path) -> Path | None:
     """Writes MLM / SOP accuracy (train and held-out) against step as a PNG."""
     import matplotlib
@@ -372,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_train_minutes": args.max_train_minutes,
             "train_runtime_s": result.metrics.get("train_runtime"),
             "precision": "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32",
+            "model_sizes": model_sizes(model.config),
             "final": last,
             **environment(),
             "log_history": history,

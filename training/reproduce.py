@@ -21,6 +21,8 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
+from bioalbert.modeling.configuration_bioalbert import PRESETS
+
 from .datadir import resolve_data_dir
 from .recipes import get_recipe
 from .report import BENCHMARKS, write_report
@@ -161,6 +163,12 @@ def has_model(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
 
+def size_changes(model_dir: Path, preset: str) -> list[str]:
+    """The size fields of the `preset` (configuration_bioalbert.PRESETS) that the saved model's config differs in."""
+    saved = json.loads((model_dir / "config.json").read_text())
+    return [f"{key} ({saved.get(key)} -> {value})" for key, value in PRESETS[preset].items() if saved.get(key) != value]
+
+
 def pretrained_with(pretrained_dir: Path, variant: str) -> bool:
     """True when `pretrained_dir` holds a model pretrained with the current `variant` recipe. A model made by another
     version of the recipe stops the run with a clear message: reusing it would put an old model under the new
@@ -169,8 +177,10 @@ def pretrained_with(pretrained_dir: Path, variant: str) -> bool:
         return False
     metrics = pretrained_dir / "pretraining_metrics.json"
     made_with = json.loads(metrics.read_text()).get("recipe", {}) if metrics.is_file() else {}
-    current = json.loads(json.dumps(get_recipe(variant).to_dict()))  # tuples -> lists, as stored
+    recipe = get_recipe(variant)
+    current = json.loads(json.dumps(recipe.to_dict()))  # tuples -> lists, as stored
     changed = sorted(key for key in current if made_with.get(key) != current[key])
+    changed += size_changes(pretrained_dir, recipe.preset)
     if changed:
         raise SystemExit(f"{pretrained_dir} was pretrained with another version of the {variant} recipe (it differs "
                          f"in {', '.join(changed)}). Move that folder away or delete it, then run again.")
@@ -240,8 +250,17 @@ def main(argv: list[str] | None = None) -> int:
     if recipe.random_baseline:
         from . import init_model
 
-        stages.run("random-init baseline model", "release", lambda: has_model(random_dir),
-                   lambda: call(init_model.main, ["--preset", "tiny", "--tokenizer", tokenizer_dir, "--output-dir", random_dir]))
+        preset = get_recipe(recipe.variant).preset
+
+        def random_init_action():
+            for stale in (run_dir / "ner" / f"{random_name}-{dataset}" for dataset in datasets):
+                if stale.exists():  # fine-tuned from a random model of another size
+                    print(f"removing {stale}: fine-tuned from an earlier random-init model", flush=True)
+                    shutil.rmtree(stale)
+            call(init_model.main, ["--preset", preset, "--tokenizer", tokenizer_dir, "--output-dir", random_dir])
+
+        stages.run("random-init baseline model", "release",
+                   lambda: has_model(random_dir) and not size_changes(random_dir, preset), random_init_action)
 
     for start, name in zip(starts, [ours, random_name]):
         for dataset in datasets:
