@@ -234,12 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     stages.run("tokenizer", "tokenizer", lambda: (tokenizer_dir / "tokenizer.json").is_file(),
                lambda: call(tokenizer.main, ["--data-dir", data_dir, "--output-dir", tokenizer_dir, *recipe.tokenizer_flags]))
 
-    def pretrain_action():
-        # Models fine-tuned from an earlier pretrained model would be taken for this one's: remake them.
-        for stale in (run_dir / "ner" / f"{ours}-{dataset}" for dataset in datasets):
+    def remove_fine_tunes(name: str, start: str) -> None:
+        """Models fine-tuned from an earlier start model would be taken for the new one's: remake them."""
+        for stale in (run_dir / "ner" / f"{name}-{dataset}" for dataset in datasets):
             if stale.exists():
-                print(f"removing {stale}: fine-tuned from an earlier pretrained model", flush=True)
+                print(f"removing {stale}: fine-tuned from an earlier {start} model", flush=True)
                 shutil.rmtree(stale)
+
+    def pretrain_action():
+        remove_fine_tunes(ours, "pretrained")
         resume = ["--resume"] if list(pretrained_dir.glob("checkpoint-*")) else []
         corpus = ["--corpus", *(data_dir / path for path in recipe.pretrain_corpus)] if recipe.pretrain_corpus else []
         call(pretrain.main, ["--variant", recipe.variant, "--tokenizer", tokenizer_dir, "--data_dir", data_dir,
@@ -253,10 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         preset = get_recipe(recipe.variant).preset
 
         def random_init_action():
-            for stale in (run_dir / "ner" / f"{random_name}-{dataset}" for dataset in datasets):
-                if stale.exists():  # fine-tuned from a random model of another size
-                    print(f"removing {stale}: fine-tuned from an earlier random-init model", flush=True)
-                    shutil.rmtree(stale)
+            remove_fine_tunes(random_name, "random-init")
             call(init_model.main, ["--preset", preset, "--tokenizer", tokenizer_dir, "--output-dir", random_dir])
 
         stages.run("random-init baseline model", "release",
