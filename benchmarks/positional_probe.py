@@ -23,7 +23,7 @@ Measured on this 2-core CPU, 1 thread (2026-11-26), accuracy at step 200-400 (1.
   with shared layers; init 0.02: 0.0; init 0.04 + embedding LayerNorm (+ shared): 0.0.
 - BioALBERT with pre-LN layers: 0.0 by step 200-300 in every variant tried (init 0.02/0.04, untied or 256-d
   embeddings, 4 unshared layers, linear read-out, eager attention, embedding-LayerNorm gain 0.05).
-- Longer and later runs (2026-11-26, session 5): BioALBERT tiny as shipped is still at 0.0 at step 1,350; torch pre-LN
+- Longer runs, later the same day: BioALBERT tiny as shipped is still at 0.0 at step 1,350; torch pre-LN
   with init 0.04 + embedding LayerNorm (unshared) reaches 1.0 at step 200 in that rerun, where the first run's record
   above says 0.0: the onset of this transition is not a stable measurement. BioALBERT with sinusoidal
   position embeddings (`sinusoidal_positions`: scale of the Vaswani et al. table copied into the learned ones, 1.0 or

@@ -3,7 +3,7 @@
 
     python benchmarks/pretraining_sweep.py prepare --tokenizer runs/reproduce/cpu-full/tokenizer --out sweep.pt
     python benchmarks/pretraining_sweep.py run --examples sweep.pt --out sweep.jsonl base bert preln lr3e-3
-    python benchmarks/pretraining_sweep.py prepare ... --piece-masking  # then: run ... base (as "piecemask")
+    python benchmarks/pretraining_sweep.py prepare ... --piece-masking  # then: run ... base (logged as "base+piecemask")
 
 `prepare` builds the SOP examples as `bioalbert pretrain --variant tiny-pubmed` does (same corpus, tokenizer, seed 42,
 200 held-out documents, first 256 held-out examples) and masks `--epochs` epochs with the pretraining collator
@@ -27,7 +27,6 @@ size stays near it at the recipe's budget of 8,000 steps of 32 x 128 pieces.
 import argparse
 import glob
 import json
-import multiprocessing
 import sys
 import time
 import types
@@ -39,7 +38,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 LENGTH = 128
-RECIPE = {"batch": 32, "lr": 1e-3, "warmup": 400, "steps": 8000, "beta2": 0.999, "sop_weight": 1.0, "model": {}}
+SEED = 42  # TrainingArguments' default, which `bioalbert pretrain` uses
 CONFIGS = {
     "base": {},
     "lr3e-3": {"lr": 3e-3, "warmup": 800},
@@ -57,6 +56,7 @@ CONFIGS = {
 
 def prepare(args) -> None:
     from bioalbert.training.datadir import resolve_data_dir
+    from bioalbert.training.pretrain import PretrainArguments
     from bioalbert.training.pretraining_data import NgramMaskingCollator, build_pretraining_dataset, load_documents
     from bioalbert.training.recipes import get_recipe
     from bioalbert.training.tokenizer import load_tokenizer
@@ -67,32 +67,35 @@ def prepare(args) -> None:
     if not files:
         raise SystemExit(f"no corpus files under {data_dir} for {recipe.corpus}")
     tokenizer = load_tokenizer(args.tokenizer)
-    split = load_documents(files).train_test_split(test_size=200, seed=42)
+    defaults = PretrainArguments()  # the pretraining job's data settings, so the examples and masks are its own
+    split = load_documents(files).train_test_split(test_size=defaults.validation_documents, seed=SEED)
     examples = {}
     for name, documents in (("train", split["train"]), ("eval", split["test"])):
-        dataset = build_pretraining_dataset(documents, tokenizer, max_seq_length=LENGTH, seed=42, short_seq_prob=0.1)
+        dataset = build_pretraining_dataset(documents, tokenizer, max_seq_length=LENGTH, seed=SEED,
+                                            short_seq_prob=defaults.short_seq_prob)
         if name == "eval":
-            dataset = dataset.select(range(min(256, len(dataset))))
-        rows = [dict(input_ids=row["input_ids"], example_id=i) for i, row in enumerate(dataset)]
+            dataset = dataset.select(range(min(defaults.max_eval_examples, len(dataset))))
+        columns = dataset.select_columns(["input_ids", "token_type_ids", "sentence_order_label"])
+        rows = [dict(row, example_id=i) for i, row in enumerate(columns)]
         epochs = args.epochs if name == "train" else 1
         ids = torch.zeros(epochs, len(rows), LENGTH, dtype=torch.int16)
         labels = torch.full((epochs, len(rows), LENGTH), -100, dtype=torch.int16)
-        collator = NgramMaskingCollator(tokenizer=tokenizer, mlm_probability=0.15, max_ngram=3, seed=42)
+        token_types = torch.zeros(len(rows), LENGTH, dtype=torch.int8)
+        collator = NgramMaskingCollator(tokenizer=tokenizer, mlm_probability=defaults.mlm_probability,
+                                        max_ngram=defaults.max_ngram, seed=SEED)
         if name == "train" and args.piece_masking:
             collator.word_start, collator.ngram_probs = torch.ones_like(collator.word_start), torch.tensor([1.0])
         for epoch in range(epochs):
             collator.epoch = epoch
             for start in range(0, len(rows), 1024):
-                batch = collator([dict(row) for row in rows[start : start + 1024]])
-                width = batch["input_ids"].shape[1]
-                ids[epoch, start : start + len(batch["input_ids"]), :width] = batch["input_ids"]
-                labels[epoch, start : start + len(batch["input_ids"]), :width] = batch["labels"]
-        token_types = torch.zeros(len(rows), LENGTH, dtype=torch.int8)
-        for i, row in enumerate(dataset):
-            token_types[i, : len(row["token_type_ids"])] = torch.tensor(row["token_type_ids"])
+                batch = collator([dict(row) for row in rows[start : start + 1024]])  # the collator pops example_id
+                stop, width = start + len(batch["input_ids"]), batch["input_ids"].shape[1]
+                ids[epoch, start:stop, :width] = batch["input_ids"]
+                labels[epoch, start:stop, :width] = batch["labels"]
+                token_types[start:stop, :width] = batch["token_type_ids"]
         examples[name] = dict(ids=ids, labels=labels, token_type_ids=token_types,
-                              length=torch.tensor([len(r["input_ids"]) for r in rows], dtype=torch.int16),
-                              sop=torch.tensor(dataset["sentence_order_label"], dtype=torch.int8))
+                              length=torch.tensor([len(row["input_ids"]) for row in rows], dtype=torch.int16),
+                              sop=torch.tensor(columns["sentence_order_label"], dtype=torch.int8))
         print(f"{name}: {len(rows)} examples, {epochs} epoch(s) of masks", flush=True)
     examples.update(pad_id=tokenizer.pad_token_id, vocab_size=len(tokenizer), piece_masking=args.piece_masking)
     torch.save(examples, args.out)
@@ -164,13 +167,26 @@ def build_model(settings: dict, examples: dict) -> nn.Module:
     return model
 
 
+def recipe_settings() -> dict:
+    """The tiny-pubmed recipe's optimisation settings, which every config starts from."""
+    from bioalbert.training.recipes import get_recipe
+
+    recipe = get_recipe("tiny-pubmed")
+    return {"batch": recipe.per_device_batch_size * recipe.gradient_accumulation_steps, "lr": recipe.learning_rate,
+            "warmup": recipe.warmup_steps, "steps": recipe.max_steps, "weight_decay": recipe.weight_decay,
+            "beta2": 0.999, "sop_weight": 1.0, "model": {}}  # AdamW's default beta2, as the Trainer's
+
+
 def train(name: str, examples: dict, out: Path, max_seconds: float, eval_every: int) -> None:
-    settings = {**RECIPE, **CONFIGS[name]}
+    settings = {**recipe_settings(), **CONFIGS[name]}
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = build_model(settings, examples).to(device).train()
-    no_decay = [p for n, p in model.named_parameters() if "bias" in n or "norm" in n.lower()]
-    decay = [p for n, p in model.named_parameters() if not ("bias" in n or "norm" in n.lower())]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+    # As the Trainer: no weight decay on biases and LayerNorm weights; ALBERT's Adam epsilon (pretrain.py).
+    groups = {True: [], False: []}
+    for parameter_name, parameter in model.named_parameters():
+        groups["bias" in parameter_name or "norm" in parameter_name.lower()].append(parameter)
+    optimizer = torch.optim.AdamW([{"params": groups[False], "weight_decay": settings["weight_decay"]},
+                                   {"params": groups[True], "weight_decay": 0.0}],
                                   lr=settings["lr"], betas=(0.9, settings["beta2"]), eps=1e-6)
     steps, warmup = settings["steps"], settings["warmup"]
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -270,5 +286,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    multiprocessing.set_start_method("spawn", force=True)
     raise SystemExit(main())
