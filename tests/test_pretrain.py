@@ -141,6 +141,32 @@ def test_resume_after_kill_continues_with_the_same_data(corpus_file, micro_pretr
     assert f"| {sizes['embedding_size']} / {sizes['hidden_size']} / {sizes['num_hidden_layers']} |" in row
 
 
+@pytest.mark.parametrize("bias_init", ["unigram", "zero"])
+def test_a_new_model_starts_its_mlm_bias_at_the_piece_prior(bias_init, corpus_file, tokenizer_dir, tokenizer, tmp_path):
+    from bioalbert.training import pretrain
+
+    output = tmp_path / bias_init
+    argv = pretrain_argv(corpus_file, "unused", output, "--max_steps", "1", "--learning_rate", "1e-9",
+                         "--eval_strategy", "no", "--mlm_bias_init", bias_init, "--preset", "tiny")
+    at = argv.index("--model_name_or_path")
+    argv[at : at + 2] = ["--tokenizer", str(tokenizer_dir)]  # a new model from the tokenizer, not a saved one
+    assert pretrain.main(argv) == 0
+    bias = BioAlbertForPreTraining.from_pretrained(output).predictions.bias.detach()
+    if bias_init == "zero":
+        assert bias.abs().max() < 1e-6
+        return
+    counts = torch.zeros(len(tokenizer))
+    for document in load_documents([corpus_file])["text"]:
+        counts += torch.bincount(torch.tensor(tokenizer(document, add_special_tokens=False)["input_ids"]),
+                                 minlength=len(counts))
+    assert torch.exp(bias).sum() == pytest.approx(1.0, abs=1e-3)  # a distribution over the vocabulary, in log space
+    assert bias[tokenizer.all_special_ids].max() == bias.min()  # never a target: at the add-one floor
+    assert bias.argmax() == counts.argmax()  # the corpus's most frequent piece (4 held-out documents aside)
+    seen = counts > 20
+    ranks = lambda x: x.argsort().argsort().float()  # noqa: E731
+    assert torch.corrcoef(torch.stack([ranks(bias[seen]), ranks(counts[seen])]))[0, 1] > 0.9  # 0.94 (ties)
+
+
 def find_auto(node, path=""):
     if isinstance(node, dict):
         return [p for key, value in node.items() for p in find_auto(value, f"{path}.{key}")]

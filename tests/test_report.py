@@ -33,6 +33,19 @@ def test_table_shows_each_models_scores_and_the_published_reference(tmp_path):
     assert "| – |" in s800  # no peer result there: a dash, never a made-up number
     assert [row["dataset"] for row in rows] == ["ncbi_disease", "s800"]  # datasets nobody ran are left out
 
+    table, rows = build_table(tmp_path, ["ours"], "peer", datasets=["s800"])  # --datasets: those rows only
+    assert [row["dataset"] for row in rows] == ["s800"] and "ncbi_disease" not in table
+
+
+def test_dev_column_shows_what_model_selection_saw(tmp_path):
+    result = record("ours", "ncbi_disease", 0.5, 0.6)
+    result["runs"] = [{"seed": 13, "epochs": 3.0, "dev_entity_f1": 0.40}, {"seed": 42, "epochs": 3.0, "dev_entity_f1": 0.44}]
+    write_result(result, tmp_path)
+    table, _ = build_table(tmp_path, ["ours"], None, dev=True)
+    header, _, ncbi = table.splitlines()
+    assert header.startswith("| dataset | ours devel entity F1 | ours entity F1 |")
+    assert ncbi.startswith("| ncbi_disease | 42.00 ± 2.83 | 50.00 |")
+
 
 def test_write_report_splices_only_its_block(tmp_path):
     write_result(record("ours", "bc5cdr_chem", 0.9, 0.95), tmp_path / "results")

@@ -76,11 +76,26 @@ class PretrainArguments:
         default=None, metadata={"help": "Wall-clock budget: save and stop once it is spent."}
     )
     resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in --output_dir."})
+    mlm_bias_init: str | None = field(
+        default=None,
+        metadata={"help": "Start of the MLM output bias of a new model: 'unigram' (log piece frequencies of the "
+                  "training examples) or 'zero' (transformers' default). Default: the recipe's."},
+    )
     results_dir: str | None = field(
         default=None,
         metadata={"help": "Also write the summary and curves to RESULTS_DIR/pretraining/<run_name>.{json,png} (run_name "
                   "defaults to the output folder's name); the README's pretraining table is generated from them."},
     )
+
+
+def unigram_log_prior(dataset, tokenizer, max_examples: int = 20_000) -> torch.Tensor:
+    """Log relative frequency of each piece (add-one smoothed; special tokens, never MLM targets, at the floor) over
+    the first `max_examples` training examples."""
+    counts = torch.ones(len(tokenizer), dtype=torch.float64)
+    for ids in dataset.select(range(min(max_examples, len(dataset))))["input_ids"]:
+        counts += torch.bincount(torch.tensor(ids), minlength=len(counts)).double()
+    counts[tokenizer.all_special_ids] = 1.0
+    return (counts / counts.sum()).log().float()
 
 
 class PretrainingTrainer(Trainer):
@@ -338,6 +353,15 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("%d training examples of up to %d pieces; %s held-out", len(train_dataset), max_seq_length,
                 len(eval_dataset) if eval_dataset is not None else 0)
 
+    mlm_bias_init = args.mlm_bias_init or recipe.mlm_bias_init
+    if mlm_bias_init not in ("unigram", "zero"):
+        raise SystemExit(f"--mlm_bias_init: expected 'unigram' or 'zero', got {mlm_bias_init!r}")
+    if mlm_bias_init == "unigram" and not args.model_name_or_path and last_checkpoint is None:
+        # With the prior in the bias, the encoder has no reason to learn it as one vector shared by every position
+        # (the collapse that recipes.Recipe.mlm_bias_init describes).
+        with torch.no_grad():
+            model.predictions.decoder.bias.copy_(unigram_log_prior(train_dataset, tokenizer))
+
     collate = dict(tokenizer=tokenizer, mlm_probability=args.mlm_probability, max_ngram=args.max_ngram,
                    pad_to_multiple_of=8, seed=training_args.seed)
     train_collator = NgramMaskingCollator(**collate)
@@ -367,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             "dataset_name": args.dataset_name,
             "train_examples": len(train_dataset),
             "max_seq_length": max_seq_length,
+            "mlm_bias_init": mlm_bias_init if not args.model_name_or_path else "from " + args.model_name_or_path,
             "global_step": trainer.state.global_step,
             "max_steps": training_args.max_steps,
             "train_batch_size_global": training_args.train_batch_size

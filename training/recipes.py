@@ -50,6 +50,11 @@ class Recipe:
     save_steps: int  # checkpoint every N steps (what --resume continues from)
     trained_on: str
     hardware: str
+    # Where a new model's MLM output bias starts: "unigram" (log piece frequencies of the training examples) or
+    # "zero" (transformers' start, which the tiny runs before 2026-11-27 used). From zero, a new model first learns
+    # to push every position towards one shared vector that decodes to the piece prior, and a tagger fine-tuned
+    # from it inherits that collapse (benchmarks/representation_collapse.py).
+    mlm_bias_init: str = "unigram"
 
     def global_batch_size(self, world_size: int = 1) -> int:
         return self.per_device_batch_size * self.gradient_accumulation_steps * world_size

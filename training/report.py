@@ -7,6 +7,7 @@ into a README block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (defau
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -41,24 +42,37 @@ def _training(record: dict | None, epochs: bool = True) -> str:
     return f"{done:.2g} / {minutes}" if epochs and done is not None else minutes
 
 
-def build_table(results_dir: str | Path, models: list[str], peer: str | None) -> tuple[str, list[dict]]:
-    """Markdown table and its rows: per benchmark, each model's entity and token F1, the peer, the reference."""
+def _dev_f1(record: dict | None) -> str:
+    """Mean ± std over seeds of the devel entity F1 that model selection saw."""
+    values = [run["dev_entity_f1"] for run in (record or {}).get("runs", []) if run.get("dev_entity_f1") is not None]
+    if not values:
+        return "–"
+    mean, std = statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    return _f1({"f1": mean, "f1_std": std})
+
+
+def build_table(results_dir: str | Path, models: list[str], peer: str | None,
+                datasets: list[str] | None = None, dev: bool = False) -> tuple[str, list[dict]]:
+    """Markdown table and its rows: per benchmark (all, or `datasets`), each model's entity and token F1 (and with
+    `dev`, its devel entity F1), the peer, the reference."""
     by_key = {(r["model"], r["dataset"]): r for r in load_results(results_dir)}
     reference = reference_numbers()
     header = ["dataset"]
     for model in models:
+        header += [f"{model} devel entity F1"] if dev else []
         header += [f"{model} entity F1", f"{model} token F1", f"{model} epochs / train min"]
     header += [f"{peer} entity F1", f"{peer} train min", f"{models[0]} − peer (entity F1 points)"] if peer else []
     header += ["BioBERT v1.1 entity F1 (published)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     rows = []
-    for dataset in BENCHMARKS:
+    for dataset in datasets or BENCHMARKS:
         row = {"dataset": dataset, "reference_entity_f1": reference.get(dataset)}
         cells = [dataset]
         for model in models:
             record = by_key.get((model, dataset))
             row[model] = record and {"entity": record["entity"], "token": record["token"], "seeds": record.get("seeds"),
                                      "training": record.get("training")}
+            cells += [_dev_f1(record)] if dev else []
             cells += [_f1(record and record["entity"]), _f1(record and record["token"]), _training(record)]
         if peer:
             record = by_key.get((peer, dataset))
@@ -191,11 +205,12 @@ def splice(readme: Path, content: str, block: str = "results") -> None:
     readme.write_text(f"{head}{begin}\n{content.strip()}\n{end}{tail}", encoding="utf-8")
 
 
-def write_report(results_dir, models, peer=None, out_dir=None, readme=None, preamble: str = "", block="results") -> str:
+def write_report(results_dir, models, peer=None, out_dir=None, readme=None, preamble: str = "", block="results",
+                 datasets=None, dev=False) -> str:
     results_dir = Path(results_dir)
     out_dir = Path(out_dir or results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table, rows = build_table(results_dir, models, peer)
+    table, rows = build_table(results_dir, models, peer, datasets, dev)
     chart = plot(rows, models, peer, out_dir / "results.png") if rows else None
     (out_dir / "results.json").write_text(json.dumps({"models": models, "peer": peer, "rows": rows}, indent=2) + "\n")
     markdown = "\n\n".join(filter(None, [preamble, table, chart and f"![entity F1 per dataset]({chart.as_posix()})"]))
@@ -224,6 +239,8 @@ def main(argv=None) -> int:
     parser.add_argument("--block", default="results", help="README block name: <!-- NAME:begin --> ... <!-- NAME:end -->")
     parser.add_argument("--out-dir", default=None, help="where results.{md,json,png} go (default: --results-dir)")
     parser.add_argument("--preamble", default="", help="a sentence above the table (what was run, on what)")
+    parser.add_argument("--datasets", nargs="*", choices=BENCHMARKS, default=None, help="rows to show (default: all)")
+    parser.add_argument("--dev", action="store_true", help="also show each model's devel entity F1 (model selection)")
     args = parser.parse_args(argv)
     if not args.models:
         if not args.readme:
@@ -231,7 +248,8 @@ def main(argv=None) -> int:
         splice_figures(args.results_dir, Path(args.readme))
         print(f"Refreshed the {', '.join(FIGURE_BLOCKS)} blocks of {args.readme} from {args.results_dir}")
         return 0
-    print(write_report(args.results_dir, args.models, args.peer, args.out_dir, args.readme, args.preamble, args.block))
+    print(write_report(args.results_dir, args.models, args.peer, args.out_dir, args.readme, args.preamble, args.block,
+                       args.datasets, args.dev))
     return 0
 
 
