@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     for start in args.starts:
         model = start_model(start, args, out)
-        name = f"{start.replace(':', '-').replace('/', '_')}"
+        name = start.replace(":", "-").replace("/", "_")
         output_dir = out / "ner" / f"{name}-{args.dataset}"
         flags = ["--model", model, "--dataset", args.dataset, "--output-dir", str(output_dir), "--model-name", name,
                  "--results-dir", str(out / "results"), "--seeds", *args.seeds, "--disable-tqdm", "true",

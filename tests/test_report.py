@@ -39,7 +39,7 @@ def test_table_shows_each_models_scores_and_the_published_reference(tmp_path):
 
 def test_dev_column_shows_what_model_selection_saw(tmp_path):
     result = record("ours", "ncbi_disease", 0.5, 0.6)
-    result["runs"] = [{"seed": 13, "epochs": 3.0, "dev_entity_f1": 0.40}, {"seed": 42, "epochs": 3.0, "dev_entity_f1": 0.44}]
+    result["runs"] = [{"seed": seed, "epochs": 3.0, "dev_entity_f1": f1} for seed, f1 in [(13, 0.40), (42, 0.44)]]
     write_result(result, tmp_path)
     table, _ = build_table(tmp_path, ["ours"], None, dev=True)
     header, _, ncbi = table.splitlines()

@@ -38,7 +38,7 @@ import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto clas
 from .bioner_data import BioNERFormatError, load_bioner
 from .ner_metric import compute_ner_metrics
 from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
-from .results import write_result
+from .results import mean_std, write_result
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -253,10 +253,6 @@ def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, de
         write_predictions(output_dir / "test_predictions.tsv", test.sentences, test.gold_tags(), predictions)
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def summarize(runs: list[dict]) -> dict:

@@ -78,7 +78,8 @@ class PretrainArguments:
     resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in --output_dir."})
     mlm_bias_init: str | None = field(
         default=None,
-        metadata={"help": "Start of the MLM output bias of a new model: 'unigram' (log piece frequencies of the "
+        metadata={"choices": ["unigram", "zero"],
+                  "help": "Start of the MLM output bias of a new model: 'unigram' (log piece frequencies of the "
                   "training examples) or 'zero' (transformers' default). Default: the recipe's."},
     )
     results_dir: str | None = field(
@@ -354,8 +355,6 @@ def main(argv: list[str] | None = None) -> int:
                 len(eval_dataset) if eval_dataset is not None else 0)
 
     mlm_bias_init = args.mlm_bias_init or recipe.mlm_bias_init
-    if mlm_bias_init not in ("unigram", "zero"):
-        raise SystemExit(f"--mlm_bias_init: expected 'unigram' or 'zero', got {mlm_bias_init!r}")
     if mlm_bias_init == "unigram" and not args.model_name_or_path and last_checkpoint is None:
         # With the prior in the bias, the encoder has no reason to learn it as one vector shared by every position
         # (the collapse that recipes.Recipe.mlm_bias_init describes).

@@ -7,11 +7,10 @@ into a README block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (defau
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
-from .results import describe_machine, load_results
+from .results import describe_machine, load_results, mean_std
 
 BENCHMARKS = ["ncbi_disease", "bc5cdr_disease", "bc5cdr_chem", "bc4chemd", "bc2gm", "jnlpba", "linnaeus", "s800"]
 REFERENCE_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_results.json"
@@ -47,7 +46,7 @@ def _dev_f1(record: dict | None) -> str:
     values = [run["dev_entity_f1"] for run in (record or {}).get("runs", []) if run.get("dev_entity_f1") is not None]
     if not values:
         return "–"
-    mean, std = statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    mean, std = mean_std(values)
     return _f1({"f1": mean, "f1_std": std})
 
 

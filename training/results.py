@@ -23,6 +23,7 @@ They are the single source that the README's results table and the model cards a
 
 import json
 import platform
+import statistics
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +32,11 @@ RESULTS_DIR = Path("results")
 # Folders under results/ that hold other figures (benchmarks, generated tables), not model results.
 NOT_MODEL_RESULTS = {"benchmarks", "pretraining", "reproduce"}
 REQUIRED_KEYS = ("model", "dataset", "split", "entity", "token")
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds (0 for one seed), as the results files store them."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def environment() -> dict:
