@@ -285,7 +285,11 @@ def test_zero2_pretraining_runs_a_deepspeed_engine_on_cpu(corpus_file, micro_pre
 def test_recipes_use_the_shared_corpus_honestly(name, data_dir):
     recipe = RECIPES[name]
     files = sorted({p.name for pattern in recipe.corpus for p in data_dir.glob(pattern)})
-    assert files and all(name.startswith(("pubmed", "genia", "pmc_")) for name in files)
-    assert not any("bioner" in f or "mtl_other" in f for f in files)  # no benchmark text
+    assert files and all(name.startswith(("pubmed", "genia", "pmc_", "bioner_", "mtl_")) for name in files)
+    task_text = {f for f in files if f.startswith(("bioner_", "mtl_"))}
+    # Benchmark text only where the spec says so, and then only training sentences, named in what the card copies.
+    assert bool(task_text) == (recipe.corpus_spec == "pubmed-task") == recipe.name.startswith("tiny-pubmed-task")
+    assert all("train" in f for f in task_text)
+    assert ("no devel or test sentence" in recipe.trained_on) == bool(task_text)
     assert any(f.startswith("pmc_") for f in files) == (recipe.corpus_spec == "pubmed-pmc")
     assert "do not describe this model as PubMed-scale pretrained" in recipe.trained_on

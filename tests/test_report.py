@@ -6,7 +6,7 @@ import json
 import pytest
 
 from bioalbert.training.report import build_table, splice, tag_speed_table, throughput_table, write_report
-from bioalbert.training.results import load_results, write_result
+from bioalbert.training.results import describe_machine, environment, load_results, write_result
 
 from conftest import REPO
 
@@ -45,6 +45,16 @@ def test_dev_column_shows_what_model_selection_saw(tmp_path):
     header, _, ncbi = table.splitlines()
     assert header.startswith("| dataset | ours devel entity F1 | ours entity F1 |")
     assert ncbi.startswith("| ncbi_disease | 42.00 ± 2.83 | 50.00 |")
+
+
+def test_machine_description_names_the_cpu_model_where_it_was_recorded():
+    recorded = environment()["machine"]
+    assert describe_machine(recorded).startswith(f"{recorded['cpu_count']} CPU cores (")
+    if recorded["cpu_model"]:  # Linux: /proc/cpuinfo names it
+        assert recorded["cpu_model"] in describe_machine(recorded)
+    older = {"processor": "x86_64", "cpu_count": 2, "gpu": None}  # results written before the field existed
+    assert describe_machine(older) == "2 CPU cores (x86_64), no GPU"
+    assert describe_machine({**older, "cpu_model": "AMD EPYC"}) == "2 CPU cores (x86_64, AMD EPYC), no GPU"
 
 
 def test_write_report_splices_only_its_block(tmp_path):

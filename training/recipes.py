@@ -7,7 +7,9 @@ says honestly what the corpus here is: the model card copies it, and must never 
 Corpus specs. The original BioALBERT variants were trained on PubMed abstracts (4.5B words) and PubMed + PMC
 full-text articles (4.5B + 13.5B words). The shared corpus here (`<data>/corpus/README.md`) holds about 4M words of
 PubMed-style abstracts (`pubmed*`, GENIA) and 13M words of PMC-style full text (`pmc_*`): three orders of magnitude
-less. The two tokenised benchmark-train-text files are in neither spec, so no benchmark text is pretrained on.
+less. The two tokenised NER-train-text files are in neither spec, so neither pretrains on benchmark text. The CPU-only
+`tiny-pubmed-task` adds them (task-adaptive pretraining, unlabelled training sentences only) and says so in
+`trained_on`.
 
 Optimizers. ALBERT pretrained base/large with LAMB at batch 4096. DeepSpeed ZeRO partitions optimizer state and
 supports only Adam-family optimizers under it (LAMB's per-layer trust ratio needs the whole, unpartitioned layer;
@@ -20,12 +22,23 @@ from dataclasses import asdict, dataclass
 
 PUBMED = ("corpus/pubmed*.txt.gz", "corpus/genia_abstracts_tokenized.txt.gz")  # pubmed* covers pubmedqa_pqal too
 PMC = ("corpus/pmc_*.txt.gz",)
+# Task-adaptive text (Gururangan et al., 2020, "Don't Stop Pretraining"): the training sentences of the benchmarks
+# and of nine other BioNER corpora, without their labels. The corpus README guarantees no devel/test sentence.
+TASK_TEXT = (
+    "corpus/bioner_benchmarks_train_split_text_tokenized.txt.gz",
+    "corpus/mtl_other_ner_corpora_train_tokenized.txt.gz",
+)
 
 PUBMED_HERE = (
     "the PubMed-style abstracts of the shared corpus: PubMedQA PQA-L, GENIA, OHSUMED, SYNERGY/OpenAlex and "
     "Medical-Abstracts-TC abstracts, about 4.0M words"
 )
 PMC_HERE = "full-text articles from eLife, PLOS and CRAFT (PMC open access), about 12.9M words"
+TASK_HERE = (
+    "the unlabelled training sentences of the six benchmark corpora (NCBI-disease, BC5CDR, BC2GM, JNLPBA, LINNAEUS, "
+    "Species-800; about 1.5M words, no devel or test sentence) and of nine other BioNER corpora (AnatEM, BioNLP, "
+    "CRAFT, Ex-PTM; about 1.2M words), i.e. task-adaptive pretraining"
+)
 NOT_PUBMED_SCALE = (
     " This is about 0.1% of the PubMed (4.5B words) / PMC (13.5B words) text the original BioALBERT used: "
     "do not describe this model as PubMed-scale pretrained."
@@ -37,7 +50,7 @@ class Recipe:
     name: str
     preset: str  # BioAlbertConfig preset: tiny, base, large
     corpus: tuple[str, ...]  # globs relative to the data folder
-    corpus_spec: str  # "pubmed" or "pubmed-pmc"
+    corpus_spec: str  # "pubmed", "pubmed-pmc" or "pubmed-task" (PubMed plus the NER corpora's training text)
     max_seq_length: int
     per_device_batch_size: int
     gradient_accumulation_steps: int
@@ -90,8 +103,9 @@ def _gpu_recipe(size: str, spec: str) -> Recipe:
 
 
 def _tiny_recipe(spec: str) -> Recipe:
-    corpus = PUBMED if spec == "pubmed" else PUBMED + PMC
-    text = PUBMED_HERE if spec == "pubmed" else f"{PUBMED_HERE}, plus {PMC_HERE}"
+    corpus = {"pubmed": PUBMED, "pubmed-pmc": PUBMED + PMC, "pubmed-task": PUBMED + TASK_TEXT}[spec]
+    text = {"pubmed": PUBMED_HERE, "pubmed-pmc": f"{PUBMED_HERE}, plus {PMC_HERE}",
+            "pubmed-task": f"{PUBMED_HERE}, plus {TASK_HERE}"}[spec]
     return Recipe(
         name=f"tiny-{spec}",
         preset="tiny",
@@ -121,6 +135,7 @@ RECIPES: dict[str, Recipe] = {
     for recipe in (
         _tiny_recipe("pubmed"),
         _tiny_recipe("pubmed-pmc"),
+        _tiny_recipe("pubmed-task"),
         _gpu_recipe("base", "pubmed"),
         _gpu_recipe("base", "pubmed-pmc"),
         _gpu_recipe("large", "pubmed"),
