@@ -33,6 +33,17 @@ class BioAlbertConfig(AlbertConfig):
 
     model_type = "bioalbert"
 
+    # "alibi": every attention head also scores key j for query i by -slope_h * |i - j| (ALiBi, Press et al., 2022;
+    # symmetric as in MosaicBERT), on top of ALBERT's learned absolute positions. None: ALBERT's attention as is.
+    # Where it helps: small models on small budgets, which otherwise take thousands of steps to learn to attend to
+    # their neighbours (README, issue #4); the slopes are fixed, so it adds no parameter.
+    position_bias: str | None = None
+
+    def __post_init__(self, **kwargs):
+        if self.position_bias not in (None, "alibi"):
+            raise ValueError(f"position_bias must be None or 'alibi', got {self.position_bias!r}.")
+        super().__post_init__(**kwargs)
+
     @classmethod
     def from_preset(cls, preset: str, **kwargs) -> "BioAlbertConfig":
         """Builds the config of a named size (`tiny`, `base`, `large`); `kwargs` override single fields."""

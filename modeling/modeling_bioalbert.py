@@ -49,16 +49,62 @@ class BioAlbertPreTrainedModel(AlbertPreTrainedModel):
         return super().save_pretrained(save_directory, *args, **kwargs)
 
 
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    """ALiBi's per-head slopes: the geometric sequence 2^(-8/n), 2^(-16/n), ..., 2^(-8) for n heads."""
+    return torch.pow(2.0, -8.0 * torch.arange(1, num_heads + 1) / num_heads)
+
+
+def alibi_attention_bias(attention_mask: torch.Tensor, num_heads: int, dtype: torch.dtype) -> torch.Tensor:
+    """Additive 4D attention bias `(batch, heads, length, length)`: -slope_h * |i - j|, and the dtype's minimum at
+    padded keys (`attention_mask` 0), the form transformers' eager and SDPA attention add to their scores."""
+    length = attention_mask.shape[-1]
+    positions = torch.arange(length, device=attention_mask.device)
+    distance = (positions[None, :] - positions[:, None]).abs()
+    slopes = alibi_slopes(num_heads).to(attention_mask.device)
+    bias = -(slopes[:, None, None] * distance).to(dtype)[None]
+    padding = (1 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+    return bias + padding
+
+
 class BioAlbertModel(BioAlbertPreTrainedModel, AlbertModel):
-    """ALBERT's encoder (factorised embeddings, one shared layer group) returning `BaseModelOutputWithPooling`."""
+    """ALBERT's encoder (factorised embeddings, one shared layer group) returning `BaseModelOutputWithPooling`.
+
+    With `config.position_bias="alibi"` it passes the encoder a 4D attention mask that carries ALiBi's distance
+    penalty; transformers' eager and SDPA attention add a 4D mask to the scores as it is.
+    """
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
+                **kwargs):
+        if self.config.position_bias == "alibi" and (attention_mask is None or attention_mask.dim() == 2):
+            if self.config._attn_implementation not in ("eager", "sdpa"):
+                raise ValueError(f"position_bias='alibi' needs eager or sdpa attention, not "
+                                 f"{self.config._attn_implementation!r}.")
+            shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
+            device = input_ids.device if input_ids is not None else inputs_embeds.device
+            if attention_mask is None:
+                attention_mask = torch.ones(shape, dtype=torch.long, device=device)
+            dtype = self.embeddings.word_embeddings.weight.dtype
+            attention_mask = alibi_attention_bias(attention_mask, self.config.num_attention_heads, dtype)
+        return super().forward(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                               position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
 
 
 class BioAlbertForTokenClassification(BioAlbertPreTrainedModel, AlbertForTokenClassification):
     """ALBERT with a per-token linear classifier, for BioNER (`num_labels` IOB2 tags)."""
 
+    def __init__(self, config: BioAlbertConfig):
+        super().__init__(config)
+        self.albert = BioAlbertModel(config, add_pooling_layer=False)  # transformers' head builds a stock AlbertModel
+        self.post_init()
+
 
 class BioAlbertForMaskedLM(BioAlbertPreTrainedModel, AlbertForMaskedLM):
     """ALBERT with its masked-language-model head only."""
+
+    def __init__(self, config: BioAlbertConfig):
+        super().__init__(config)
+        self.albert = BioAlbertModel(config, add_pooling_layer=False)
+        self.post_init()
 
 
 class BioAlbertSOPHead(nn.Module):

@@ -1,6 +1,7 @@
 """BioALBERT model classes: registration, save/load round trips, remote code, presets."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -36,17 +37,19 @@ def micro_config(**overrides) -> BioAlbertConfig:
     return BioAlbertConfig.from_preset("tiny", **{"vocab_size": 300, **MICRO_CONFIG, **overrides})
 
 
+@pytest.mark.parametrize("position_bias", [None, "alibi"])
 @pytest.mark.parametrize("auto_class", list(HEADS), ids=lambda c: c.__name__)
-def test_save_load_round_trip_gives_identical_outputs(tmp_path, auto_class):
+def test_save_load_round_trip_gives_identical_outputs(tmp_path, auto_class, position_bias):
     model_class, output_name = HEADS[auto_class]
     torch.manual_seed(0)
-    model = model_class(micro_config(num_labels=3)).eval()
+    model = model_class(micro_config(num_labels=3, position_bias=position_bias)).eval()
     input_ids = torch.randint(5, 300, (2, 11))
     model.save_pretrained(tmp_path)
 
     loaded = auto_class.from_pretrained(tmp_path).eval()
 
     assert type(loaded) is model_class
+    assert loaded.config.position_bias == position_bias
     with torch.no_grad():
         expected, actual = getattr(model(input_ids), output_name), getattr(loaded(input_ids), output_name)
     torch.testing.assert_close(actual, expected, rtol=0, atol=0)
@@ -63,6 +66,45 @@ def test_saved_folder_is_complete_hub_repo(tmp_path):
     assert config["auto_map"] == AUTO_MAP
     assert config["model_type"] == "bioalbert"
     assert type(AutoConfig.from_pretrained(tmp_path)) is BioAlbertConfig
+
+
+def test_alibi_attention_prefers_near_keys_by_each_heads_slope_and_ignores_padding():
+    torch.manual_seed(0)
+    model = BioAlbertModel(micro_config(position_bias="alibi", num_attention_heads=4), add_pooling_layer=False).eval()
+    model.config._attn_implementation = "eager"  # returns the attention probabilities
+    attention = model.encoder.albert_layer_groups[0].albert_layers[0].attention
+    with torch.no_grad():  # content scores all zero: what is left is the position bias
+        attention.query.weight.zero_()
+        attention.query.bias.zero_()
+    input_ids = torch.randint(5, 300, (2, 9))
+    padding = torch.ones(2, 9, dtype=torch.long)
+    padding[1, 6:] = 0
+
+    with torch.no_grad():
+        output = model(input_ids, attention_mask=padding, output_attentions=True)
+    probabilities = output.attentions[0]  # (batch, heads, query, key)
+
+    slopes = 2.0 ** (-8.0 * torch.arange(1, 5) / 4)  # ALiBi's geometric slopes for 4 heads
+    for head, slope in enumerate(slopes.tolist()):
+        row = probabilities[0, head, 4]  # query in the middle: keys at distances 4 3 2 1 0 1 2 3 4
+        torch.testing.assert_close(row[5] / row[4], torch.tensor(math.exp(-slope)))
+        torch.testing.assert_close(row[3], row[5])  # symmetric: left and right neighbours alike
+    assert probabilities[1, :, :, 6:].max() == 0  # padded keys get nothing
+    with torch.no_grad():
+        unpadded = model(input_ids[1:, :6]).last_hidden_state
+    torch.testing.assert_close(output.last_hidden_state[1, :6], unpadded[0])
+    model.config._attn_implementation = "sdpa"
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids, attention_mask=padding).last_hidden_state, output.last_hidden_state)
+    model.config.position_bias = None
+    with torch.no_grad():
+        plain = model(input_ids, attention_mask=padding).last_hidden_state
+    assert not torch.allclose(plain, output.last_hidden_state, atol=1e-3)
+
+
+def test_unknown_position_bias_is_named_in_the_error():
+    with pytest.raises(ValueError, match="position_bias.*'rope'"):
+        micro_config(position_bias="rope")
 
 
 def test_sop_head_stays_two_way_whatever_num_labels():

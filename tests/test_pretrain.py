@@ -141,17 +141,24 @@ def test_resume_after_kill_continues_with_the_same_data(corpus_file, micro_pretr
     assert f"| {sizes['embedding_size']} / {sizes['hidden_size']} / {sizes['num_hidden_layers']} |" in row
 
 
-@pytest.mark.parametrize("bias_init", ["unigram", "zero"])
-def test_a_new_model_starts_its_mlm_bias_at_the_piece_prior(bias_init, corpus_file, tokenizer_dir, tokenizer, tmp_path):
+@pytest.mark.parametrize("bias_init,position_bias", [("unigram", "alibi"), ("zero", "none")])
+def test_a_new_model_starts_its_mlm_bias_at_the_piece_prior(bias_init, position_bias, corpus_file, tokenizer_dir,
+                                                             tokenizer, tmp_path):
     from bioalbert.training import pretrain
 
     output = tmp_path / bias_init
     argv = pretrain_argv(corpus_file, "unused", output, "--max_steps", "1", "--learning_rate", "1e-9",
-                         "--eval_strategy", "no", "--mlm_bias_init", bias_init, "--preset", "tiny")
+                         "--eval_strategy", "no", "--mlm_bias_init", bias_init, "--preset", "tiny",
+                         "--position_bias", position_bias, "--results_dir", str(tmp_path / "results"))
     at = argv.index("--model_name_or_path")
     argv[at : at + 2] = ["--tokenizer", str(tokenizer_dir)]  # a new model from the tokenizer, not a saved one
     assert pretrain.main(argv) == 0
-    bias = BioAlbertForPreTraining.from_pretrained(output).predictions.bias.detach()
+    model = BioAlbertForPreTraining.from_pretrained(output)
+    assert model.config.position_bias == {"alibi": "alibi", "none": None}[position_bias]
+    assert json.loads((output / "pretraining_metrics.json").read_text())["position_bias"] == position_bias
+    row = pretraining_table(tmp_path / "results").splitlines()[2]
+    assert ("| learned + ALiBi |" in row) == (position_bias == "alibi") and "| learned" in row
+    bias = model.predictions.bias.detach()
     if bias_init == "zero":
         assert bias.abs().max() < 1e-6
         return

@@ -21,6 +21,10 @@ class InitArguments:
     preset: str = field(default="tiny", metadata={"help": "Model size: tiny, base or large."})
     max_position_embeddings: int = field(default=512, metadata={"help": "Longest input in pieces."})
     seed: int = field(default=42, metadata={"help": "Seed for the random initialisation."})
+    position_bias: str = field(
+        default="none",
+        metadata={"choices": ["none", "alibi"], "help": "Attention position bias (BioAlbertConfig.position_bias)."},
+    )
 
 
 def init_model(tokenizer, preset: str, seed: int = 42, **config_overrides) -> BioAlbertForPreTraining:
@@ -39,7 +43,13 @@ def init_model(tokenizer, preset: str, seed: int = 42, **config_overrides) -> Bi
 def main(argv: list[str] | None = None) -> int:
     (args,) = HfArgumentParser(InitArguments).parse_args_into_dataclasses(argv)
     tokenizer = load_tokenizer(args.tokenizer)
-    model = init_model(tokenizer, args.preset, args.seed, max_position_embeddings=args.max_position_embeddings)
+    model = init_model(
+        tokenizer,
+        args.preset,
+        args.seed,
+        max_position_embeddings=args.max_position_embeddings,
+        position_bias=None if args.position_bias == "none" else args.position_bias,
+    )
     model.save_pretrained(args.output_dir)
     tokenizer.save_pretrained(args.output_dir)
     print(f"Saved a random {args.preset} BioALBERT ({model.num_parameters():,} parameters) to {args.output_dir}")

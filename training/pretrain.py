@@ -82,6 +82,12 @@ class PretrainArguments:
                   "help": "Start of the MLM output bias of a new model: 'unigram' (log piece frequencies of the "
                   "training examples) or 'zero' (transformers' default). Default: the recipe's."},
     )
+    position_bias: str | None = field(
+        default=None,
+        metadata={"choices": ["none", "alibi"],
+                  "help": "Attention position bias of a new model (BioAlbertConfig.position_bias): 'none' (ALBERT's "
+                  "learned absolute positions only) or 'alibi' (README, Models). Default: the recipe's."},
+    )
     results_dir: str | None = field(
         default=None,
         metadata={"help": "Also write the summary and curves to RESULTS_DIR/pretraining/<run_name>.{json,png} (run_name "
@@ -316,8 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.model_name_or_path:
         model = BioAlbertForPreTraining.from_pretrained(args.model_name_or_path)
     else:
+        position_bias = args.position_bias or recipe.position_bias
         model = init_model(
-            tokenizer, args.preset or recipe.preset, training_args.seed, max_position_embeddings=max(512, max_seq_length)
+            tokenizer,
+            args.preset or recipe.preset,
+            training_args.seed,
+            max_position_embeddings=max(512, max_seq_length),
+            position_bias=None if position_bias == "none" else position_bias,
         )
 
     with training_args.main_process_first(desc="pretraining data"):
@@ -403,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             "train_runtime_s": result.metrics.get("train_runtime"),
             "precision": "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32",
             "model_sizes": model_sizes(model.config),
+            "position_bias": model.config.position_bias or "none",
             "final": last,
             **environment(),
             "log_history": history,

@@ -74,6 +74,8 @@ class Recipe:
     # to push every position towards one shared vector that decodes to the piece prior, and a tagger fine-tuned
     # from it inherits that collapse (benchmarks/representation_collapse.py).
     mlm_bias_init: str = "unigram"
+    # BioAlbertConfig.position_bias of a new model: "none" (ALBERT's attention) or "alibi" (README, Models).
+    position_bias: str = "none"
 
     def global_batch_size(self, world_size: int = 1) -> int:
         return self.per_device_batch_size * self.gradient_accumulation_steps * world_size

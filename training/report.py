@@ -125,14 +125,17 @@ def tokenizer_table(results_dir: str | Path) -> str:
 def pretraining_table(results_dir: str | Path) -> str:
     """Markdown table (and curves) of results/pretraining/*.json, written by `bioalbert pretrain --results_dir`."""
     runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "pretraining").glob("*.json"))]
-    lines = ["| run | variant | embedding / hidden / layers | steps | global batch | tokens seen | epochs | train min | "
-             "held-out MLM acc | held-out SOP acc | precision | machine |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = ["| run | variant | embedding / hidden / layers | positions | steps | global batch | tokens seen | epochs | "
+             "train min | held-out MLM acc | held-out SOP acc | precision | machine |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    # Runs from before `position_bias` existed had ALBERT's learned absolute positions only.
+    positions = {"none": "learned", "alibi": "learned + ALiBi"}
     for run in runs:
         final, sizes = run.get("final", {}), run.get("model_sizes")
         size = f"{sizes['embedding_size']} / {sizes['hidden_size']} / {sizes['num_hidden_layers']}" if sizes else "–"
         lines.append(
-            f"| `{run['name']}` | `{run['variant']}` | {size} | {run['global_step']:,} | {run['train_batch_size_global']} | "
+            f"| `{run['name']}` | `{run['variant']}` | {size} | {positions[run.get('position_bias', 'none')]} | "
+            f"{run['global_step']:,} | {run['train_batch_size_global']} | "
             f"{run['tokens_seen_non_padding'] / 1e6:.1f}M | {run['epochs']:.2f} | {run['train_runtime_s'] / 60:.1f} | "
             f"{100 * final.get('eval_mlm_accuracy', float('nan')):.1f}% | "
             f"{100 * final.get('eval_sop_accuracy', float('nan')):.1f}% | {run.get('precision', 'fp32')} | "
