@@ -93,8 +93,14 @@ class BioAlbertForTokenClassification(BioAlbertPreTrainedModel, AlbertForTokenCl
     """ALBERT with a per-token linear classifier, for BioNER (`num_labels` IOB2 tags)."""
 
     def __init__(self, config: BioAlbertConfig):
-        super().__init__(config)
-        self.albert = BioAlbertModel(config, add_pooling_layer=False)  # transformers' head builds a stock AlbertModel
+        # transformers' __init__ with BioAlbertModel as the encoder (its own builds a stock AlbertModel, which knows
+        # no `position_bias`): the same modules in the same order, so a seed gives the same weights as the stock head.
+        super(AlbertForTokenClassification, self).__init__(config)
+        self.num_labels = config.num_labels
+        self.albert = BioAlbertModel(config, add_pooling_layer=False)
+        dropout = config.classifier_dropout_prob
+        self.dropout = nn.Dropout(config.hidden_dropout_prob if dropout is None else dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
 
@@ -102,8 +108,9 @@ class BioAlbertForMaskedLM(BioAlbertPreTrainedModel, AlbertForMaskedLM):
     """ALBERT with its masked-language-model head only."""
 
     def __init__(self, config: BioAlbertConfig):
-        super().__init__(config)
+        super(AlbertForMaskedLM, self).__init__(config)  # as BioAlbertForTokenClassification
         self.albert = BioAlbertModel(config, add_pooling_layer=False)
+        self.predictions = AlbertMLMHead(config)
         self.post_init()
 
 

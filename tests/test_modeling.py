@@ -6,6 +6,9 @@ import math
 import pytest
 import torch
 from transformers import (
+    AlbertConfig,
+    AlbertForMaskedLM,
+    AlbertForTokenClassification,
     AutoConfig,
     AutoModel,
     AutoModelForMaskedLM,
@@ -100,6 +103,20 @@ def test_alibi_attention_prefers_near_keys_by_each_heads_slope_and_ignores_paddi
     with torch.no_grad():
         plain = model(input_ids, attention_mask=padding).last_hidden_state
     assert not torch.allclose(plain, output.last_hidden_state, atol=1e-3)
+
+
+@pytest.mark.parametrize("ours,stock", [(BioAlbertForTokenClassification, AlbertForTokenClassification),
+                                        (BioAlbertForMaskedLM, AlbertForMaskedLM)], ids=lambda c: c.__name__)
+def test_heads_start_from_the_same_weights_as_transformers_for_a_seed(ours, stock):
+    config = micro_config(num_labels=3)
+    torch.manual_seed(7)
+    expected = stock(AlbertConfig(**config.to_dict())).state_dict()
+    torch.manual_seed(7)
+    model = ours(config)
+    assert type(model.albert) is BioAlbertModel
+    assert model.state_dict().keys() == expected.keys()
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, expected[name], rtol=0, atol=0, msg=name)
 
 
 def test_unknown_position_bias_is_named_in_the_error():
