@@ -28,16 +28,21 @@ from bioalbert.training.tokenizer import load_tokenizer
 MASK_EVERY = 7
 
 
-def sentences(data_dir: Path, limit: int) -> list[str]:
-    return [" ".join(s["tokens"]) for s in read_conll(data_dir / "bioner/ncbi_disease/devel.tsv")][:limit]
+def encode(tokenizer, data_dir: Path, limit: int) -> list[list[int]]:
+    """The first `limit` NCBI-disease devel sentences as piece ids, cut to fit 128 with [CLS] and [SEP]."""
+    texts = [" ".join(s["tokens"]) for s in read_conll(data_dir / "bioner/ncbi_disease/devel.tsv")][:limit]
+    return [ids[:126] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
-def masked_accuracy(model, tokenizer, texts: list[str], shuffle: bool, seed: int = 0) -> float:
+def with_specials(tokenizer, ids: list[int]) -> torch.Tensor:
+    return torch.tensor([[tokenizer.cls_token_id, *ids, tokenizer.sep_token_id]])
+
+
+def masked_accuracy(model, tokenizer, sentences: list[list[int]], shuffle: bool, seed: int = 0) -> float:
     """Share of masked pieces predicted exactly; each sentence is masked at offsets k, k+7, ... for k in 0..6."""
     rng = random.Random(seed)
     correct = total = 0
-    for text in texts:
-        pieces = tokenizer(text, add_special_tokens=False)["input_ids"][:126]
+    for pieces in sentences:
         for offset in range(MASK_EVERY):
             targets = list(range(offset, len(pieces), MASK_EVERY))
             if not targets:
@@ -46,35 +51,33 @@ def masked_accuracy(model, tokenizer, texts: list[str], shuffle: bool, seed: int
             for position in targets:
                 ids[position] = tokenizer.mask_token_id
             if shuffle:  # keep the masks where they are, shuffle every other piece among the unmasked positions
-                kept = [i for i in range(len(ids)) if i not in set(targets)]
+                kept = [i for i in range(len(ids)) if i % MASK_EVERY != offset]
                 values = [ids[i] for i in kept]
                 rng.shuffle(values)
                 for i, value in zip(kept, values):
                     ids[i] = value
-            input_ids = torch.tensor([[tokenizer.cls_token_id, *ids, tokenizer.sep_token_id]])
             with torch.no_grad():
-                logits = model(input_ids=input_ids).prediction_logits[0, 1:-1]
+                logits = model(input_ids=with_specials(tokenizer, ids)).prediction_logits[0, 1:-1]
             predicted = logits[targets].argmax(-1)
             correct += int((predicted == torch.tensor([pieces[p] for p in targets])).sum())
             total += len(targets)
     return correct / max(total, 1)
 
 
-def adjacent_attention(model, tokenizer, texts: list[str]) -> tuple[list[float], float]:
+def adjacent_attention(model, tokenizer, sentences: list[list[int]]) -> tuple[list[float], float]:
     """Mean attention mass on |i - j| = 1 per layer, and what a uniform head would put there."""
     model.config._attn_implementation = "eager"  # attention probabilities are returned by eager attention only
-    sums, uniform, count = None, 0.0, 0
-    for text in texts:
-        encoded = tokenizer(text, return_tensors="pt", truncation=True, max_length=128)
+    sums, uniform = None, 0.0
+    for pieces in sentences:
+        input_ids = with_specials(tokenizer, pieces)
         with torch.no_grad():
-            attentions = model(**encoded, output_attentions=True).attentions
-        length = encoded["input_ids"].shape[1]
+            attentions = model(input_ids=input_ids, output_attentions=True).attentions
+        length = input_ids.shape[1]
         distance = (torch.arange(length)[None, :] - torch.arange(length)[:, None]).abs()
         adjacent = [float((layer[0] * (distance == 1)).sum(-1).mean()) for layer in attentions]
         sums = adjacent if sums is None else [a + b for a, b in zip(sums, adjacent)]
         uniform += float((distance == 1).sum(-1).float().mean()) / length
-        count += 1
-    return [s / count for s in sums], uniform / count
+    return [s / len(sentences) for s in sums], uniform / len(sentences)
 
 
 def main(argv=None) -> int:
@@ -83,21 +86,21 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--sentences", type=int, default=200)
     args = parser.parse_args(argv)
-    torch.manual_seed(0)
-    texts = sentences(resolve_data_dir(args.data_dir), args.sentences)
+    data_dir = resolve_data_dir(args.data_dir)
     for folder in args.models:
         model = BioAlbertForPreTraining.from_pretrained(folder).eval()
         tokenizer = load_tokenizer(folder)
+        sentences = encode(tokenizer, data_dir, args.sentences)
         embeddings = model.albert.embeddings
         print(f"{folder} (position_bias={model.config.position_bias})")
         print(f"  table std: positions {embeddings.position_embeddings.weight.std():.4f}, "
               f"words {embeddings.word_embeddings.weight.std():.4f}")
-        per_layer, uniform = adjacent_attention(model, tokenizer, texts)
+        per_layer, uniform = adjacent_attention(model, tokenizer, sentences)
         print(f"  attention on adjacent pieces per layer: {' '.join(f'{m:.3f}' for m in per_layer)} "
               f"(uniform {uniform:.3f})")
         model.config._attn_implementation = "sdpa"
-        ordered = masked_accuracy(model, tokenizer, texts, shuffle=False)
-        shuffled = masked_accuracy(model, tokenizer, texts, shuffle=True)
+        ordered = masked_accuracy(model, tokenizer, sentences, shuffle=False)
+        shuffled = masked_accuracy(model, tokenizer, sentences, shuffle=True)
         print(f"  masked-piece accuracy: in order {100 * ordered:.1f}%, context shuffled {100 * shuffled:.1f}%")
     return 0
 

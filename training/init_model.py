@@ -27,13 +27,17 @@ class InitArguments:
     )
 
 
-def init_model(tokenizer, preset: str, seed: int = 42, **config_overrides) -> BioAlbertForPreTraining:
+def init_model(
+    tokenizer, preset: str, seed: int = 42, position_bias: str = "none", **config_overrides
+) -> BioAlbertForPreTraining:
+    """`position_bias` as the command lines spell it: "none" (ALBERT's attention, config None) or "alibi"."""
     config = BioAlbertConfig.from_preset(
         preset,
         vocab_size=len(tokenizer),
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.cls_token_id,
         eos_token_id=tokenizer.sep_token_id,
+        position_bias=None if position_bias == "none" else position_bias,
         **config_overrides,
     )
     torch.manual_seed(seed)
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         args.preset,
         args.seed,
         max_position_embeddings=args.max_position_embeddings,
-        position_bias=None if args.position_bias == "none" else args.position_bias,
+        position_bias=args.position_bias,
     )
     model.save_pretrained(args.output_dir)
     tokenizer.save_pretrained(args.output_dir)

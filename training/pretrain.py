@@ -322,13 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.model_name_or_path:
         model = BioAlbertForPreTraining.from_pretrained(args.model_name_or_path)
     else:
-        position_bias = args.position_bias or recipe.position_bias
         model = init_model(
             tokenizer,
             args.preset or recipe.preset,
             training_args.seed,
+            args.position_bias or recipe.position_bias,
             max_position_embeddings=max(512, max_seq_length),
-            position_bias=None if position_bias == "none" else position_bias,
         )
 
     with training_args.main_process_first(desc="pretraining data"):
