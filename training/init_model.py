@@ -22,8 +22,9 @@ class InitArguments:
     max_position_embeddings: int = field(default=512, metadata={"help": "Longest input in pieces."})
     seed: int = field(default=42, metadata={"help": "Seed for the random initialisation."})
     position_bias: str = field(
-        default="none",
-        metadata={"choices": ["none", "alibi"], "help": "Attention position bias (BioAlbertConfig.position_bias)."},
+        default="alibi",
+        metadata={"choices": ["none", "alibi"], "help": "Attention position bias (BioAlbertConfig.position_bias); "
+                  "the pretraining recipes' default, so a random-init baseline matches the pretrained model."},
     )
 
 

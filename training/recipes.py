@@ -74,8 +74,11 @@ class Recipe:
     # to push every position towards one shared vector that decodes to the piece prior, and a tagger fine-tuned
     # from it inherits that collapse (benchmarks/representation_collapse.py).
     mlm_bias_init: str = "unigram"
-    # BioAlbertConfig.position_bias of a new model: "none" (ALBERT's attention) or "alibi" (README, Models).
-    position_bias: str = "none"
+    # BioAlbertConfig.position_bias of a new model: "alibi" (README, Models) or "none" (ALBERT's attention, which the
+    # runs before 2026-12-01 used). On the tiny model ALBERT's learned positions alone never left their start, so it
+    # pretrained as a bag of words and lost to random weights; with ALiBi pretraining beats random init
+    # (benchmarks/research/position_use.py, docs/research.md).
+    position_bias: str = "alibi"
 
     def global_batch_size(self, world_size: int = 1) -> int:
         return self.per_device_batch_size * self.gradient_accumulation_steps * world_size
@@ -146,6 +149,32 @@ RECIPES: dict[str, Recipe] = {
         _gpu_recipe("base", "pubmed-pmc"),
         _gpu_recipe("large", "pubmed"),
         _gpu_recipe("large", "pubmed-pmc"),
+        # One GPU for a wall-clock budget of about 6 minutes (benchmarks/gpu_base_run.sh, issue #22): what worked at
+        # tiny (ALiBi, the piece prior, task-adaptive text) at base size. 128 pieces: NER sentences are short and
+        # fine-tuning uses 128-piece windows. 256 x 128 = 32,768 pieces a step, the tokens per step of the measured
+        # 64 x 512 (548k tokens/s compiled in bf16 on an H100, README Throughput): about 0.07 s a step in the Trainer,
+        # so 4,000 steps (131M pieces) fit the budget after about a minute of torch.compile and the schedule decays.
+        Recipe(
+            name="base-pubmed-task",
+            preset="base",
+            corpus=CORPUS_SPECS["pubmed-task"][0],
+            corpus_spec="pubmed-task",
+            max_seq_length=128,
+            per_device_batch_size=256,
+            gradient_accumulation_steps=1,
+            learning_rate=5e-4,
+            max_steps=4000,
+            warmup_steps=400,
+            optimizer="adamw_torch_fused",
+            weight_decay=0.01,
+            eval_steps=500,
+            save_steps=1000,
+            trained_on="The base (12 shared layers, hidden 768) BioALBERT with ALiBi, pretrained on one GPU for a "
+            f"wall-clock budget of about 6 minutes on {CORPUS_SPECS['pubmed-task'][1]}; sequences of 128 pieces, "
+            f"batch 256, at most 4,000 steps (about 131M pieces).{NOT_PUBMED_SCALE}",
+            hardware="1 GPU (H100/H200), about 6 minutes; bf16",
+            position_bias="alibi",
+        ),
     )
 }
 

@@ -1,0 +1,102 @@
+"""Joint fine-tuning over all corpora: the partial-label loss, the type maps, and a real run on the shared data."""
+
+import json
+
+import pytest
+import torch
+
+from bioalbert.training.finetune_joint import (
+    LabelSets,
+    allowed_labels,
+    main,
+    partial_label_loss,
+    to_corpus_tags,
+    union_labels,
+)
+
+LABELS = union_labels()
+
+
+def logits_for(label: str, strength: float = 20.0) -> torch.Tensor:
+    logits = torch.zeros(1, 1, len(LABELS))
+    logits[0, 0, LABELS.index(label)] = strength
+    return logits
+
+
+def loss_of(corpus: str, tag: str, predicted: str) -> float:
+    sets = LabelSets(LABELS)
+    set_ids = torch.tensor([[sets.id(corpus, tag)]])
+    return partial_label_loss(logits_for(predicted), set_ids, sets.mask()).item()
+
+
+def test_union_covers_every_type_once():
+    assert LABELS[0] == "O"
+    assert sorted({label[2:] for label in LABELS[1:]}) == [
+        "CellLine", "CellType", "Chemical", "DNA", "Disease", "Gene", "RNA", "Species"
+    ]
+
+
+def test_a_word_a_corpus_leaves_unannotated_is_not_taught_O():
+    # NCBI-disease tags a chemical O: predicting Chemical there costs nothing, predicting Disease does.
+    assert loss_of("ncbi_disease", "O", "B-Chemical") < 1e-3
+    assert loss_of("ncbi_disease", "O", "O") < 1e-3
+    assert loss_of("ncbi_disease", "O", "B-Disease") > 10
+    # A tagged word must get its own type.
+    assert loss_of("ncbi_disease", "B-Disease", "B-Disease") < 1e-3
+    assert loss_of("ncbi_disease", "B-Disease", "B-Chemical") > 10
+
+
+def test_bc2gm_genes_may_be_jnlpba_dna_or_rna_but_not_species():
+    assert allowed_labels("bc2gm", "B-Gene", LABELS) == {LABELS.index(f"B-{t}") for t in ("Gene", "DNA", "RNA")}
+    assert loss_of("bc2gm", "I-Gene", "I-DNA") < 1e-3
+    assert loss_of("bc2gm", "B-Gene", "B-Species") > 10
+    assert loss_of("jnlpba", "B-protein", "B-DNA") > 10
+
+
+def test_singleton_sets_give_plain_cross_entropy():
+    sets = LabelSets(LABELS)
+    logits = torch.randn(2, 3, len(LABELS))
+    tags = [["B-Disease", "I-Disease", "B-Chemical"], ["O", "B-Chemical", "I-Chemical"]]
+    set_ids = torch.tensor([[sets.id("bc5cdr", tag) for tag in row] for row in tags])
+    set_ids[1, 0] = -100  # O in BC5CDR still allows Gene, Species... : leave it out of this comparison
+    targets = torch.tensor([[LABELS.index(tag) for tag in row] for row in tags])
+    targets[1, 0] = -100
+    expected = torch.nn.functional.cross_entropy(logits.view(-1, len(LABELS)), targets.view(-1), ignore_index=-100)
+    assert partial_label_loss(logits, set_ids, sets.mask()).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_predictions_map_back_to_each_benchmarks_own_types():
+    predicted = ["B-DNA", "I-Gene", "O", "B-Chemical", "B-Species"]
+    assert to_corpus_tags(predicted, "bc2gm", {"Gene"}) == ["B-Gene", "I-Gene", "O", "O", "O"]
+    assert to_corpus_tags(predicted, "bc5cdr", {"Chemical"}) == ["O", "O", "O", "B-Chemical", "O"]
+    assert to_corpus_tags(["B-Gene", "I-Gene"], "jnlpba", {"protein", "DNA"}) == ["B-protein", "I-protein"]
+
+
+def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(micro_pretrained_dir, data_dir, tmp_path):
+    output, results = tmp_path / "joint", tmp_path / "results"
+    code = main(["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "bc5cdr", "--benchmarks",
+                 "ncbi_disease", "bc5cdr_chem", "--data-dir", str(data_dir), "--output-dir", str(output),
+                 "--max-train-sentences", "200", "--max-eval-sentences", "40", "--max-test-sentences", "60",
+                 "--max-steps", "40", "--eval-steps", "20", "--save-steps", "20", "--learning-rate", "3e-3",
+                 "--per-device-train-batch-size", "16", "--use-cpu", "true", "--report-to", "none",
+                 "--disable-tqdm", "true", "--model-name", "joint-micro", "--results-dir", str(results)])
+    assert code == 0
+    config = json.loads((output / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(len(LABELS))] == LABELS
+    run = json.loads((output / "seed-42" / "run.json").read_text())
+    assert set(run["dev"]) >= {"ncbi_disease_entity_f1", "bc5cdr_entity_f1", "entity_f1"}
+    assert run["dev"]["entity_f1"] == pytest.approx((run["dev"]["ncbi_disease_entity_f1"] + run["dev"]["bc5cdr_entity_f1"]) / 2)
+    for benchmark in ("ncbi_disease", "bc5cdr_chem"):
+        record = json.loads((results / "joint-micro" / f"{benchmark}.json").read_text())
+        assert record["test_sentences"] == 60 and record["split"] == "test"
+        assert 0.0 <= record["entity"]["f1"] <= 1.0
+        assert set(record["per_type"]) <= ({"Disease"} if benchmark == "ncbi_disease" else {"Chemical"})
+    info = json.loads((output / "bioalbert_finetune.json").read_text())
+    assert info["corpus_types"]["bc5cdr"] == {"Chemical": ["Chemical"], "Disease": ["Disease"]}
+
+
+def test_unknown_corpus_is_one_clear_line(micro_pretrained_dir, tmp_path, capsys):
+    code = main(["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "chemdner",
+                 "--output-dir", str(tmp_path / "out")])
+    assert code == 2
+    assert "unknown corpus 'chemdner'" in capsys.readouterr().err
