@@ -9,6 +9,7 @@ COMMANDS = {
     "init-model": ("bioalbert.training.init_model", "save a randomly initialised BioALBERT of a named size"),
     "pretrain": ("bioalbert.training.pretrain", "pretrain with masked LM + sentence-order prediction"),
     "finetune": ("bioalbert.training.finetune", "fine-tune for BioNER on a benchmark or CoNLL files"),
+    "finetune-joint": ("bioalbert.training.finetune_joint", "fine-tune one model on every benchmark corpus's types at once"),
     "evaluate": ("bioalbert.training.evaluate", "evaluate a BioNER model on a benchmark (entity + token F1)"),
     "tag": ("bioalbert.inference.tag", "tag plain-text documents (JSONL, CoNLL or PubTator out)"),
     "release": ("bioalbert.hub.release", "stage a Hub-ready model folder with its card, or push one"),
