@@ -36,7 +36,7 @@ class BioAlbertConfig(AlbertConfig):
     # "alibi": every attention head also scores key j for query i by -slope_h * |i - j| (ALiBi, Press et al., 2022;
     # symmetric as in MosaicBERT), on top of ALBERT's learned absolute positions. None: ALBERT's attention as is.
     # Where it helps: small models on small budgets, which otherwise take thousands of steps to learn to attend to
-    # their neighbours (README, issue #4); the slopes are fixed, so it adds no parameter.
+    # their neighbours (docs/research.md, issue #4); the slopes are fixed, so it adds no parameter.
     position_bias: str | None = None
 
     def __post_init__(self, **kwargs):

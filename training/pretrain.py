@@ -86,12 +86,12 @@ class PretrainArguments:
         default=None,
         metadata={"choices": ["none", "alibi"],
                   "help": "Attention position bias of a new model (BioAlbertConfig.position_bias): 'none' (ALBERT's "
-                  "learned absolute positions only) or 'alibi' (README, Models). Default: the recipe's."},
+                  "learned absolute positions only) or 'alibi' (docs/research.md, ALiBi). Default: the recipe's."},
     )
     results_dir: str | None = field(
         default=None,
         metadata={"help": "Also write the summary and curves to RESULTS_DIR/pretraining/<run_name>.{json,png} (run_name "
-                  "defaults to the output folder's name); the README's pretraining table is generated from them."},
+                  "defaults to the output folder's name); the pretraining table of docs/research.md comes from them."},
     )
 
 
@@ -230,8 +230,8 @@ def native_bf16() -> str | None:
 
 def precision_flags() -> list[str]:
     """bf16 mixed precision wherever it is native: on this project's AVX512-BF16 CPU the tiny recipe sees twice the
-    tokens in its 45 minutes (README pretraining table). Trainer wants `--use_cpu` for bf16 on CPU. `--bf16 false` on
-    the command line turns it off."""
+    tokens in its 45 minutes (docs/research.md, pretraining table). Trainer wants `--use_cpu` for bf16 on CPU.
+    `--bf16 false` on the command line turns it off."""
     device = native_bf16()
     if device is None:
         return []

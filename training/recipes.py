@@ -72,11 +72,11 @@ class Recipe:
     # Where a new model's MLM output bias starts: "unigram" (log piece frequencies of the training examples) or
     # "zero" (transformers' start, which the tiny runs before 2026-11-27 used). From zero, a new model first learns
     # to push every position towards one shared vector that decodes to the piece prior, and a tagger fine-tuned
-    # from it inherits that collapse (benchmarks/representation_collapse.py).
+    # from it inherits that collapse (benchmarks/research/representation_collapse.py).
     mlm_bias_init: str = "unigram"
-    # BioAlbertConfig.position_bias of a new model: "alibi" (README, Models) or "none" (ALBERT's attention, which the
-    # runs before 2026-12-01 used). On the tiny model ALBERT's learned positions alone never left their start, so it
-    # pretrained as a bag of words and lost to random weights; with ALiBi pretraining beats random init
+    # BioAlbertConfig.position_bias of a new model: "alibi" (docs/research.md, ALiBi) or "none" (ALBERT's attention,
+    # which the runs before 2026-12-01 used). On the tiny model ALBERT's learned positions alone never left their
+    # start, so it pretrained as a bag of words and lost to random weights; with ALiBi pretraining beats random init
     # (benchmarks/research/position_use.py, docs/research.md).
     position_bias: str = "alibi"
 
@@ -152,7 +152,7 @@ RECIPES: dict[str, Recipe] = {
         # One GPU for a wall-clock budget of about 6 minutes (benchmarks/gpu_base_run.sh, issue #22): what worked at
         # tiny (ALiBi, the piece prior, task-adaptive text) at base size. 128 pieces: NER sentences are short and
         # fine-tuning uses 128-piece windows. 256 x 128 = 32,768 pieces a step, the tokens per step of the measured
-        # 64 x 512 (548k tokens/s compiled in bf16 on an H100, README Throughput): about 0.07 s a step in the Trainer,
+        # 64 x 512 (548k tokens/s compiled in bf16 on an H100, docs/benchmarks.md): about 0.07 s a step in the Trainer,
         # so 4,000 steps (131M pieces) fit the budget after about a minute of torch.compile and the schedule decays.
         Recipe(
             name="base-pubmed-task",

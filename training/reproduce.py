@@ -55,7 +55,7 @@ def _gpu(variant: str) -> ReproduceRecipe:
         variant=variant,
         tokenizer_flags=("--vocab-size", "30000"),
         # bf16 comes with the pretraining recipe wherever the hardware runs it natively; torch.compile gave 2.6x the
-        # eager tokens/s for `base` in bf16 on an H100 (README throughput table).
+        # eager tokens/s for `base` in bf16 on an H100 (docs/benchmarks.md, throughput table).
         pretrain_flags=("--torch_compile", "true"),
         finetune_flags=("--num-train-epochs", "20", "--learning-rate", "5e-5", "--per-device-train-batch-size", "32"),
         seeds=(13, 42, 87),

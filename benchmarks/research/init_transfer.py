@@ -1,7 +1,7 @@
 """Which part of a pretrained BioALBERT helps (or hurts) NER fine-tuning: fine-tunes the same benchmark from
 starting points mixed from a pretrained and a random-init model, and prints dev / test entity F1 per start.
 
-    python benchmarks/init_transfer.py --pretrained runs/reproduce/cpu-full/pretrained \\
+    python benchmarks/research/init_transfer.py --pretrained runs/reproduce/cpu-full/pretrained \\
         --random runs/reproduce/cpu-full/random-init --dataset ncbi_disease --seeds 13 \\
         --out runs/init_transfer --starts random pretrained embeddings-only encoder-only reinit-qk shrink:0.5
 

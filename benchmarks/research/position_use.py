@@ -1,6 +1,6 @@
 """How much a pretrained BioALBERT uses word order: the evidence behind the ALiBi runs of issue #4.
 
-    python benchmarks/position_use.py runs/cpu-full-task/pretrained runs/cpu-full-alibi/pretrained \
+    python benchmarks/research/position_use.py runs/cpu-full-task/pretrained runs/cpu-full-alibi/pretrained \
         runs/cpu-full-alibi/random-init
 
 For each model folder it prints

@@ -1,10 +1,10 @@
 """Short tiny-model pretraining runs under changed architectures and settings, on the exact examples and masks of the
 `cpu-full` recipe: the experiment behind issue #4's unigram plateau (held-out MLM accuracy stuck near 12%).
 
-    python benchmarks/pretraining_sweep.py prepare --tokenizer runs/reproduce/cpu-full/tokenizer --out sweep.pt
-    python benchmarks/pretraining_sweep.py run --examples sweep.pt --out sweep.jsonl base bert preln lr3e-3
-    python benchmarks/pretraining_sweep.py prepare ... --piece-masking  # then: run ... base (logged as "base+piecemask")
-    python benchmarks/pretraining_sweep.py bigram --examples sweep.pt  # count-based reference on the same masks
+    python benchmarks/research/pretraining_sweep.py prepare --tokenizer runs/reproduce/cpu-full/tokenizer --out sweep.pt
+    python benchmarks/research/pretraining_sweep.py run --examples sweep.pt --out sweep.jsonl base bert preln lr3e-3
+    python benchmarks/research/pretraining_sweep.py prepare ... --piece-masking  # then: run ... base (logged as "base+piecemask")
+    python benchmarks/research/pretraining_sweep.py bigram --examples sweep.pt  # count-based reference on the same masks
 
 `prepare` builds the SOP examples as `bioalbert pretrain --variant tiny-pubmed` does (same corpus, tokenizer, seed 42,
 200 held-out documents, first 256 held-out examples) and masks `--epochs` epochs with the pretraining collator

@@ -1,7 +1,7 @@
 """How alike a model makes the pieces of one sentence: the mean cosine similarity between the hidden states of
 different pieces of the same sentence, after the embeddings and after each layer, on benchmark sentences.
 
-    python benchmarks/representation_collapse.py runs/reproduce/cpu-full/random-init runs/reproduce/cpu-full/pretrained
+    python benchmarks/research/representation_collapse.py runs/reproduce/cpu-full/random-init runs/reproduce/cpu-full/pretrained
 
 A value near 1 means every piece carries (nearly) the same vector, so the tagger on top has almost nothing
 piece-specific to read; `--center` subtracts the mean hidden state over all pieces first, which shows whether what
@@ -17,7 +17,7 @@ Measured 2026-11-27 on 64 NCBI-disease devel sentences (embeddings, then layers 
 
 Pretraining that starts the MLM output bias at zero drives the pieces towards one shared vector (the centred values
 stay near 0: the pieces differ only by a small residue next to a large common offset), and NER fine-tuned from such a
-model trails random init (`benchmarks/init_transfer.py`); starting the bias at the log piece frequencies
+model trails random init (`benchmarks/research/init_transfer.py`); starting the bias at the log piece frequencies
 (`bioalbert pretrain --mlm_bias_init unigram`, the default) removes the offset early on; over a 45-minute run the
 similarity climbs by the last layer with or without it.
 """

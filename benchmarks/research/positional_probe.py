@@ -1,12 +1,12 @@
 """Positional-attention probe for the pretraining plateau of issue #4: can a 4-layer, hidden-256 model learn to
 predict the *previous* token of a random sequence (batch 32 x 64 tokens drawn from 1,000, AdamW lr 1e-3, eps 1e-6,
 clip 1.0)? The task needs nothing but an attention head that looks one position back, the skill the tiny BioALBERT
-never acquires in pretraining (its masked-word predictions ignore the neighbours; README, pretraining).
+never acquires in pretraining (its masked-word predictions ignore the neighbours; docs/research.md).
 
-    python benchmarks/positional_probe.py albert '{}'                                  # BioALBERT tiny as shipped
-    python benchmarks/positional_probe.py albert '{"pre_layer_norm": true, "config": {"initializer_range": 0.04}}'
-    python benchmarks/positional_probe.py bert '{}'                                    # transformers' BERT, same size
-    python benchmarks/positional_probe.py torch '{"norm_first": true}'                 # torch.nn.TransformerEncoder
+    python benchmarks/research/positional_probe.py albert '{}'                    # BioALBERT tiny as shipped
+    python benchmarks/research/positional_probe.py albert '{"pre_layer_norm": true, "config": {"initializer_range": 0.04}}'
+    python benchmarks/research/positional_probe.py bert '{}'                      # transformers' BERT, same size
+    python benchmarks/research/positional_probe.py torch '{"norm_first": true}'   # torch.nn.TransformerEncoder
 
 Options: albert: `config` (BioAlbertConfig fields), `pre_layer_norm` (the layers in pre-LN order plus a final
 LayerNorm), `linear_head` (a plain linear read-out instead of ALBERT's MLM head), `embedding_norm_weight` (initial
@@ -30,7 +30,7 @@ Measured on this 2-core CPU, 1 thread (2026-11-26), accuracy at step 200-400 (1.
   0.1): 0.0 at step 250.
 So transformers' ALBERT and BERT are slow to learn positional attention from this start. But the probe is only a
 proxy: on the real pretraining examples, pre-LN BioALBERT, transformers' BERT and torch encoders all stay as close to
-the plateau as BioALBERT does at the recipe's budget (`benchmarks/pretraining_sweep.py`).
+the plateau as BioALBERT does at the recipe's budget (`benchmarks/research/pretraining_sweep.py`).
 """
 
 import json
