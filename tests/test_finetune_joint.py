@@ -5,7 +5,9 @@ import json
 import pytest
 import torch
 
+from bioalbert.training.evaluate import main as evaluate_main
 from bioalbert.training.finetune_joint import (
+    CORPUS_TYPES,
     LabelSets,
     allowed_labels,
     main,
@@ -67,9 +69,9 @@ def test_singleton_sets_give_plain_cross_entropy():
 
 def test_predictions_map_back_to_each_benchmarks_own_types():
     predicted = ["B-DNA", "I-Gene", "O", "B-Chemical", "B-Species"]
-    assert to_corpus_tags(predicted, "bc2gm", {"Gene"}) == ["B-Gene", "I-Gene", "O", "O", "O"]
-    assert to_corpus_tags(predicted, "bc5cdr", {"Chemical"}) == ["O", "O", "O", "B-Chemical", "O"]
-    assert to_corpus_tags(["B-Gene", "I-Gene"], "jnlpba", {"protein", "DNA"}) == ["B-protein", "I-protein"]
+    assert to_corpus_tags(predicted, CORPUS_TYPES["bc2gm"], {"Gene"}) == ["B-Gene", "I-Gene", "O", "O", "O"]
+    assert to_corpus_tags(predicted, CORPUS_TYPES["bc5cdr"], {"Chemical"}) == ["O", "O", "O", "B-Chemical", "O"]
+    assert to_corpus_tags(["B-Gene", "I-Gene"], CORPUS_TYPES["jnlpba"], {"protein", "DNA"}) == ["B-protein", "I-protein"]
 
 
 def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(micro_pretrained_dir, data_dir, tmp_path):
@@ -93,6 +95,13 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
         assert set(record["per_type"]) <= ({"Disease"} if benchmark == "ncbi_disease" else {"Chemical"})
     info = json.loads((output / "bioalbert_finetune.json").read_text())
     assert info["corpus_types"]["bc5cdr"] == {"Chemical": ["Chemical"], "Disease": ["Disease"]}
+
+    # `bioalbert evaluate` scores the all-types model on a benchmark's own types, as the joint run did.
+    assert evaluate_main(["--model", str(output), "--dataset", "bc5cdr_chem", "--data-dir", str(data_dir),
+                          "--max-sentences", "60", "--model-name", "joint-evaluated", "--results-dir", str(results)]) == 0
+    evaluated = json.loads((results / "joint-evaluated" / "bc5cdr_chem.json").read_text())
+    joint = json.loads((results / "joint-micro" / "bc5cdr_chem.json").read_text())
+    assert evaluated["entity"]["f1"] == pytest.approx(joint["entity"]["f1"])
 
 
 def test_unknown_corpus_is_one_clear_line(micro_pretrained_dir, tmp_path, capsys):

@@ -20,6 +20,7 @@ import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto clas
 
 from .bioner_data import BioNERFormatError, load_bioner
 from .finetune import INFO_FILE, dataset_name, write_predictions
+from .finetune_joint import BENCHMARK_CORPUS, to_corpus_tags
 from .ner_metric import compute_ner_metrics
 from .ner_windows import predict_words
 from .results import write_result
@@ -59,19 +60,25 @@ def evaluate_model(args: EvaluateArguments) -> dict:
 
     model = AutoModelForTokenClassification.from_pretrained(args.model)
     tokenizer = load_tokenizer(args.model)
+    info_path = Path(args.model, INFO_FILE)
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    # An all-types model (`bioalbert finetune-joint`) scores a benchmark on that benchmark's own types, its
+    # predictions mapped back through the corpus type table it was trained with.
+    corpus_types = info.get("corpus_types", {}).get(BENCHMARK_CORPUS.get(args.dataset)) if not args.test_file else None
     unknown = sorted({tag for tags in gold for tag in tags} - set(model.config.label2id))
-    if unknown:
+    if unknown and corpus_types is None:
         raise ValueError(
             f"{args.dataset or args.test_file} has tags the model {args.model} does not know: {unknown} "
             f"(model labels: {sorted(model.config.label2id)})"
         )
-    info_path = Path(args.model, INFO_FILE)
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     max_length = args.max_seq_length or info.get("max_seq_length", 128)
     stride = args.window_stride if args.window_stride is not None else info.get("window_stride")
 
     predict_started = time.perf_counter()
     predictions = predict_words(model, tokenizer, sentences, args.batch_size, max_length, stride)
+    if corpus_types is not None:
+        types = {tag[2:] for tags in gold for tag in tags if tag != "O"}
+        predictions = [to_corpus_tags(tags, corpus_types, types) for tags in predictions]
     predict_time = time.perf_counter() - predict_started
     metrics = compute_ner_metrics(gold, predictions)
     if args.predictions_file:

@@ -80,9 +80,10 @@ def allowed_labels(corpus: str, tag: str, labels: list[str]) -> frozenset[int]:
     return frozenset(labels.index(prefix + union) for union in mapping[corpus_type])
 
 
-def to_corpus_tags(union_tags: list[str], corpus: str, types: set[str]) -> list[str]:
-    """Predicted union tags as the corpus's own tags, restricted to `types`; other types become O."""
-    back = {union: corpus_type for corpus_type, unions in CORPUS_TYPES[corpus].items() if corpus_type in types
+def to_corpus_tags(union_tags: list[str], corpus_types: dict, types: set[str]) -> list[str]:
+    """Predicted union tags as a corpus's own tags (`corpus_types`: its CORPUS_TYPES entry), restricted to
+    `types`; other types become O."""
+    back = {union: corpus_type for corpus_type, unions in corpus_types.items() if corpus_type in types
             for union in unions}
     return [tag[:2] + back[tag[2:]] if tag != "O" and tag[2:] in back else "O" for tag in union_tags]
 
@@ -161,7 +162,8 @@ class JointDev:
             offset += len(split.windows)
             window_tags = [[self.labels[i] for i in predicted_ids[r][label_ids[r] != IGNORE_INDEX]] for r in rows]
             union = stitch(split.windows, window_tags, [len(words) for words in split.sentences])
-            scores = compute_ner_metrics(split.gold, [to_corpus_tags(tags, split.corpus, split.types) for tags in union])
+            predicted = [to_corpus_tags(tags, CORPUS_TYPES[split.corpus], split.types) for tags in union]
+            scores = compute_ner_metrics(split.gold, predicted)
             metrics[f"{split.corpus}_entity_f1"] = scores["entity_f1"]
         metrics["entity_f1"] = statistics.fmean(metrics.values())
         return metrics
@@ -244,7 +246,7 @@ def score_benchmark(model_dir: Path, tokenizer, benchmark: str, args, batch_size
     model = AutoModelForTokenClassification.from_pretrained(model_dir)
     started = time.perf_counter()
     union = predict_words(model, tokenizer, list(test["tokens"]), batch_size, args.max_seq_length, args.window_stride)
-    predictions = [to_corpus_tags(tags, BENCHMARK_CORPUS[benchmark], types) for tags in union]
+    predictions = [to_corpus_tags(tags, CORPUS_TYPES[BENCHMARK_CORPUS[benchmark]], types) for tags in union]
     return {**compute_ner_metrics(gold, predictions), "sentences": len(gold),
             "predict_wall_time_s": round(time.perf_counter() - started, 1)}
 
