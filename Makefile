@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: setup test test-fast reproduce clean
+.PHONY: setup demo test test-fast reproduce clean
 
 $(VENV)/.installed: setup.py
 	python3 -m venv $(VENV)
@@ -19,6 +19,9 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" tests
+
+demo: setup
+	$(VENV)/bin/bioalbert demo
 
 reproduce: setup
 	$(VENV)/bin/bioalbert reproduce --recipe cpu-demo

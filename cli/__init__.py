@@ -15,6 +15,7 @@ COMMANDS = {
     "release": ("bioalbert.hub.release", "stage a Hub-ready model folder with its card, or push one"),
     "space": ("bioalbert.hub.space", "run the Gradio demo Space locally"),
     "convert-tf": ("bioalbert.convert.tf_checkpoint", "convert an official TF1 BioALBERT checkpoint"),
+    "demo": ("bioalbert.training.demo", "score the shipped all-types model on every benchmark and tag an example"),
     "reproduce": ("bioalbert.training.reproduce", "run a recipe end to end and build the results table"),
 }
 

@@ -1,5 +1,6 @@
 """`bioalbert tag`: tags plain-text documents with one or more fine-tuned models and writes JSONL, CoNLL or PubTator.
 
+    bioalbert tag abstract1.txt abstract2.txt > entities.jsonl     # the shipped all-types model
     bioalbert tag --model runs/ncbi-disease abstract1.txt abstract2.txt > entities.jsonl
     cat abstracts.txt | bioalbert tag --model runs/ncbi-disease --model runs/bc5cdr-chem --lines - --format pubtator
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .formats import FORMATS, WRITERS
+from .shipped import default_ner_model
 
 CHUNK_DOCUMENTS = 256  # documents per Tagger.tag call: enough for length-sorted batches, little held in memory
 
@@ -64,7 +66,8 @@ def parse_args(argv):
     # argparse, not HfArgumentParser: the command takes positional files and a repeatable --model.
     parser = argparse.ArgumentParser(prog="bioalbert tag", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", default=["-"], help="Text files, or - for stdin (default).")
-    parser.add_argument("--model", action="append", required=True, help="Fine-tuned folder or Hub id; repeat for several entity types.")
+    parser.add_argument("--model", action="append", help="Fine-tuned folder or Hub id; repeat for several models "
+                        "(default: the shipped all-types model, models/bioalbert-tiny-ner).")
     parser.add_argument("--lines", action="store_true", help="One document per non-blank line instead of per file.")
     parser.add_argument("--format", choices=FORMATS, default="jsonl", help="Output format (default: jsonl).")
     parser.add_argument("--output", "-o", help="Output file (default: stdout).")
@@ -77,7 +80,9 @@ def parse_args(argv):
     parser.add_argument("--keep-overlaps", action="store_true", help="Keep overlapping entities of several models.")
     parser.add_argument("--trust-remote-code", action="store_true", help="Run a Hub model's own code.")
     parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.model = args.model or [default_ner_model()]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from bioalbert.training.demo import main as demo_main
 from bioalbert.training.evaluate import main as evaluate_main
 from bioalbert.training.finetune_joint import (
     CORPUS_TYPES,
@@ -74,7 +75,8 @@ def test_predictions_map_back_to_each_benchmarks_own_types():
     assert to_corpus_tags(["B-Gene", "I-Gene"], CORPUS_TYPES["jnlpba"], {"protein", "DNA"}) == ["B-protein", "I-protein"]
 
 
-def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(micro_pretrained_dir, data_dir, tmp_path):
+def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(micro_pretrained_dir, data_dir, tmp_path,
+                                                                           capsys):
     output, results = tmp_path / "joint", tmp_path / "results"
     code = main(["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "bc5cdr", "--benchmarks",
                  "ncbi_disease", "bc5cdr_chem", "--data-dir", str(data_dir), "--output-dir", str(output),
@@ -102,6 +104,16 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
     evaluated = json.loads((results / "joint-evaluated" / "bc5cdr_chem.json").read_text())
     joint = json.loads((results / "joint-micro" / "bc5cdr_chem.json").read_text())
     assert evaluated["entity"]["f1"] == pytest.approx(joint["entity"]["f1"])
+
+    # `bioalbert demo` takes any all-types model: a table row per benchmark beside the recorded score, then tagging.
+    capsys.readouterr()
+    assert demo_main(["--model", str(output), "--datasets", "bc5cdr_chem", "--data-dir", str(data_dir),
+                      "--results-dir", str(tmp_path / "demo"), "--recorded-dir", str(tmp_path / "none")]) == 0
+    printed = capsys.readouterr().out
+    assert "| bc5cdr_chem |" in printed and "| 93.04 |" in printed and "bioalbert.inference.tag on:" in printed
+    assert (tmp_path / "demo" / "joint" / "bc5cdr_chem.json").is_file()
+    assert demo_main(["--model", str(micro_pretrained_dir)]) == 2  # not an all-types model: one line
+    assert "not an all-types model" in capsys.readouterr().err
 
 
 def test_unknown_corpus_is_one_clear_line(micro_pretrained_dir, tmp_path, capsys):
