@@ -7,8 +7,9 @@ torch.compile off and on. Prints tokens/s (forward + backward + AdamW step) and 
     python benchmarks/pretrain_throughput.py --preset base --batch-size 8
     python benchmarks/pretrain_throughput.py --preset base --dtype bf16 --device cuda --batch-size 64 --seq-len 512
 
-The README's throughput table is generated from the JSON files under results/benchmarks/pretrain_throughput/
-(`python -m bioalbert.training.report --readme README.md`); each records the machine, versions and load average.
+The throughput table of docs/benchmarks.md is generated from the JSON files under
+results/benchmarks/pretrain_throughput/ (`python -m bioalbert.training.report --readme docs/benchmarks.md`); each
+records the machine, versions and load average.
 
 Batches are random piece ids with 15% of positions as targets (what the collator produces; the values do not change
 the cost). All settings take turns step by step and the median step time counts, so load from other processes on

@@ -9,7 +9,8 @@ built on `--tokenizer`. With `--model` (a fine-tuned folder) the script also mea
 its strict entity F1 through `tag()`, in fp32 and with dynamic int8 quantisation (the F1 cost of `--quantize`).
 Every configuration runs in its own process, so "peak MB" is that process's maximum resident memory (model,
 tokenizer and Python included). spaCy runs `nlp.pipe` over the same raw texts (its own tokenizer) in the same
-run, with the pipeline trained by `benchmarks/spacy_peer.py`.
+run, with the pipeline trained by `benchmarks/spacy_peer.py`. The tag-speed table of docs/benchmarks.md is generated
+from the `--output` JSON (`python -m bioalbert.training.report --readme docs/benchmarks.md`).
 """
 
 import argparse

@@ -1,7 +1,9 @@
 """Vocabulary size and pieces per word (fertility) of a tokenizer on the NCBI-disease test words.
 
 Lower fertility means the vocabulary holds more of the domain's words whole, so a fixed max length covers more
-text and the model sees fewer fragments. Prints a table and writes results/benchmarks/tokenizers/<name>.json.
+text and the model sees fewer fragments. Prints a table and writes results/benchmarks/tokenizers/<name>.json, from
+which the tokenizer table of docs/research.md is generated (`python -m bioalbert.training.report --readme
+docs/research.md`).
 
     python benchmarks/tokenizer_fertility.py runs/tokenizer [more tokenizer folders or Hub ids]
 """

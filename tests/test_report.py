@@ -1,11 +1,13 @@
-"""The results table is generated from results files only, and spliced into a README block."""
+"""The results table is generated from results files only, and spliced into a block of README.md or docs/."""
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from bioalbert.training.report import build_table, splice, tag_speed_table, throughput_table, write_report
+from bioalbert.training.report import main as report_main
 from bioalbert.training.results import describe_machine, environment, load_results, write_result
 
 from conftest import REPO
@@ -69,6 +71,32 @@ def test_write_report_splices_only_its_block(tmp_path):
     assert "old table" not in text and "90.00" in text
     assert (tmp_path / "results" / "results.png").stat().st_size > 0
     assert json.loads((tmp_path / "results" / "results.json").read_text())["rows"][0]["dataset"] == "bc5cdr_chem"
+
+
+def test_links_point_from_the_file_written_and_only_its_own_figure_blocks_are_refreshed(tmp_path, monkeypatch):
+    """The README holds the `results` block, docs/*.md the rest: a figure block is refreshed where it stands, and
+    every image link is relative to the file it is written into (docs/ links climb to ../results/)."""
+    monkeypatch.chdir(tmp_path)
+    write_result(record("ours", "bc5cdr_chem", 0.9, 0.95), "results")
+    run = {"name": "run", "variant": "tiny-pubmed", "global_step": 10, "train_batch_size_global": 32, "epochs": 0.1,
+           "tokens_seen_non_padding": 40960, "train_runtime_s": 60.0, "final": {"eval_mlm_accuracy": 0.1}}
+    Path("results/pretraining").mkdir()
+    Path("results/pretraining/run.json").write_text(json.dumps(run))
+    Path("docs").mkdir()
+    research, readme = Path("docs/research.md"), Path("README.md")
+    research.write_text("<!-- cpu:begin -->\n<!-- cpu:end -->\n<!-- pretraining:begin -->\nold\n<!-- pretraining:end -->\n")
+    readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
+
+    write_report("results", ["ours"], out_dir="results/reproduce/x", readme=research, block="cpu")
+    write_report("results", ["ours"], out_dir="results/reproduce/x", readme=readme)  # no figure block: not an error
+
+    assert "(../results/reproduce/x/results.png)" in research.read_text()
+    assert "(../results/pretraining/run.png)" in research.read_text() and "old" not in research.read_text()
+    assert "(results/reproduce/x/results.png)" in readme.read_text() and "pretraining" not in readme.read_text()
+    assert "(results.png)" in Path("results/reproduce/x/results.md").read_text()
+    assert report_main(["--readme", "docs/research.md"]) == 0
+    with pytest.raises(SystemExit):  # a file without figure blocks: nothing to refresh is an error, not a no-op
+        report_main(["--readme", "README.md"])
 
 
 def test_missing_block_is_an_error_naming_it(tmp_path):

@@ -1,12 +1,18 @@
 """The results table: built from the results files only, written as markdown + JSON + a PNG chart, and spliced
-into a README block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (default NAME: results).
+into a markdown file's block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` (default NAME: results).
 
-    python -m bioalbert.training.report --models cpu-full cpu-full-random-init --peer spacy-peer-cpu-full --readme README.md --block reproduce-cpu-full
-    python -m bioalbert.training.report --readme README.md     # only the tokenizer / pretraining / tag_speed blocks
+    python -m bioalbert.training.report --models cpu-full cpu-full-random-init --peer spacy-peer-cpu-full \
+        --readme docs/research.md --block reproduce-cpu-full
+    python -m bioalbert.training.report --readme docs/research.md    # only its figure blocks (tokenizer, pretraining)
+    python -m bioalbert.training.report --readme docs/benchmarks.md  # only its figure blocks (throughput, tag_speed)
+
+README.md holds the `results` block (the current models) and no figure block; docs/research.md and docs/benchmarks.md
+hold the rest. Image links are written relative to the file they go into.
 """
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -122,8 +128,14 @@ def tokenizer_table(results_dir: str | Path) -> str:
     return "\n".join(lines) if rows else ""
 
 
-def pretraining_table(results_dir: str | Path) -> str:
-    """Markdown table (and curves) of results/pretraining/*.json, written by `bioalbert pretrain --results_dir`."""
+def _link(target: str | Path, doc_dir: str | Path) -> str:
+    """A markdown link to `target` from a file in `doc_dir` (both relative to the working folder, or absolute)."""
+    return Path(os.path.relpath(target, doc_dir)).as_posix()
+
+
+def pretraining_table(results_dir: str | Path, doc_dir: str | Path = ".") -> str:
+    """Markdown table (and curves, linked from `doc_dir`) of results/pretraining/*.json, written by
+    `bioalbert pretrain --results_dir`."""
     runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "pretraining").glob("*.json"))]
     lines = ["| run | variant | embedding / hidden / layers | positions | steps | global batch | tokens seen | epochs | "
              "train min | held-out MLM acc | held-out SOP acc | precision | machine |",
@@ -141,7 +153,8 @@ def pretraining_table(results_dir: str | Path) -> str:
             f"{100 * final.get('eval_sop_accuracy', float('nan')):.1f}% | {run.get('precision', 'fp32')} | "
             f"{describe_machine(run.get('machine'))} |"
         )
-    curves = [f"![MLM and SOP accuracy of {run['name']}](results/pretraining/{run['name']}.png)" for run in runs]
+    curves = [f"![MLM and SOP accuracy of {run['name']}]"
+              f"({_link(Path(results_dir, 'pretraining', run['name'] + '.png'), doc_dir)})" for run in runs]
     return "\n".join(lines) + "\n\n" + "\n".join(curves) if runs else ""
 
 
@@ -166,7 +179,8 @@ def tag_speed_markdown(run: dict) -> str:
     return "\n".join(lines)
 
 
-# README blocks besides the results table, each generated from its own files under results/.
+# Blocks besides the results tables, each generated from its own files under results/ (docs/research.md: tokenizer,
+# pretraining; docs/benchmarks.md: throughput, tag_speed).
 def throughput_table(results_dir: str | Path) -> str:
     """Markdown table of results/benchmarks/pretrain_throughput/*.json (benchmarks/pretrain_throughput.py --json)."""
     runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "benchmarks", "pretrain_throughput").glob("*.json"))]
@@ -188,16 +202,17 @@ def throughput_table(results_dir: str | Path) -> str:
     return "\n".join(lines) if runs else ""
 
 
+# block name -> its table from (results folder, folder of the file it goes into)
 FIGURE_BLOCKS = {
-    "tokenizer": tokenizer_table,
+    "tokenizer": lambda results_dir, doc_dir: tokenizer_table(results_dir),
     "pretraining": pretraining_table,
-    "throughput": throughput_table,
-    "tag_speed": tag_speed_table,
+    "throughput": lambda results_dir, doc_dir: throughput_table(results_dir),
+    "tag_speed": lambda results_dir, doc_dir: tag_speed_table(results_dir),
 }
 
 
 def splice(readme: Path, content: str, block: str = "results") -> None:
-    """Replaces what stands between `<!-- block:begin -->` and `<!-- block:end -->` in `readme`."""
+    """Replaces what stands between `<!-- block:begin -->` and `<!-- block:end -->` in `readme` (any markdown file)."""
     begin, end = f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
     text = readme.read_text(encoding="utf-8")
     if begin not in text or end not in text:
@@ -215,20 +230,29 @@ def write_report(results_dir, models, peer=None, out_dir=None, readme=None, prea
     table, rows = build_table(results_dir, models, peer, datasets, dev)
     chart = plot(rows, models, peer, out_dir / "results.png") if rows else None
     (out_dir / "results.json").write_text(json.dumps({"models": models, "peer": peer, "rows": rows}, indent=2) + "\n")
-    markdown = "\n\n".join(filter(None, [preamble, table, chart and f"![entity F1 per dataset]({chart.as_posix()})"]))
-    (out_dir / "results.md").write_text(markdown + "\n")
+
+    def markdown(doc_dir) -> str:  # the chart's link as seen from the file the table goes into
+        figure = chart and f"![entity F1 per dataset]({_link(chart, doc_dir)})"
+        return "\n\n".join(filter(None, [preamble, table, figure]))
+
+    (out_dir / "results.md").write_text(markdown(out_dir) + "\n")
     if readme:
-        splice(Path(readme), markdown, block)
+        splice(Path(readme), markdown(Path(readme).parent), block)
         splice_figures(results_dir, Path(readme))
-    return markdown
+    return markdown(Path(readme).parent if readme else ".")
 
 
-def splice_figures(results_dir, readme: Path) -> None:
-    """Refreshes each FIGURE_BLOCKS block that has figures under `results_dir`."""
+def splice_figures(results_dir, readme: Path) -> list[str]:
+    """Refreshes each FIGURE_BLOCKS block that `readme` holds and that has figures under `results_dir`; returns
+    their names."""
+    text = readme.read_text(encoding="utf-8")
+    refreshed = []
     for block, table in FIGURE_BLOCKS.items():
-        content = table(results_dir)
+        content = table(results_dir, readme.parent) if f"<!-- {block}:begin -->" in text else ""
         if content:
             splice(readme, content, block)
+            refreshed.append(block)
+    return refreshed
 
 
 def main(argv=None) -> int:
@@ -237,8 +261,9 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="*", default=[],
                         help="results folder names to show, in order (none: only refresh the figure blocks)")
     parser.add_argument("--peer", default=None, help="results folder name of the peer baseline")
-    parser.add_argument("--readme", default=None, help="README to splice the table into")
-    parser.add_argument("--block", default="results", help="README block name: <!-- NAME:begin --> ... <!-- NAME:end -->")
+    parser.add_argument("--readme", default=None, help="markdown file to splice into: README.md (block `results`), "
+                        "docs/research.md or docs/benchmarks.md; its figure blocks are refreshed too")
+    parser.add_argument("--block", default="results", help="block name: <!-- NAME:begin --> ... <!-- NAME:end -->")
     parser.add_argument("--out-dir", default=None, help="where results.{md,json,png} go (default: --results-dir)")
     parser.add_argument("--preamble", default="", help="a sentence above the table (what was run, on what)")
     parser.add_argument("--datasets", nargs="*", choices=BENCHMARKS, default=None, help="rows to show (default: all)")
@@ -247,8 +272,11 @@ def main(argv=None) -> int:
     if not args.models:
         if not args.readme:
             parser.error("give --models, or --readme to refresh its figure blocks only")
-        splice_figures(args.results_dir, Path(args.readme))
-        print(f"Refreshed the {', '.join(FIGURE_BLOCKS)} blocks of {args.readme} from {args.results_dir}")
+        refreshed = splice_figures(args.results_dir, Path(args.readme))
+        if not refreshed:
+            parser.error(f"{args.readme} has none of the blocks {', '.join(FIGURE_BLOCKS)} with figures in "
+                         f"{args.results_dir} to refresh")
+        print(f"Refreshed the {', '.join(refreshed)} blocks of {args.readme} from {args.results_dir}")
         return 0
     print(write_report(args.results_dir, args.models, args.peer, args.out_dir, args.readme, args.preamble, args.block,
                        args.datasets, args.dev))

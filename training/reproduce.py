@@ -5,6 +5,7 @@ release folders with generated cards.
     bioalbert reproduce --recipe cpu-demo          # about 8 minutes on 2 CPU cores (`make reproduce`)
     bioalbert reproduce --recipe cpu-full          # the best a 2-core CPU reaches in a few hours
     bioalbert reproduce --recipe base-pubmed       # GPU recipes of the four release variants (see README)
+    bioalbert reproduce --recipe cpu-full --update-docs true   # also splice the table into docs/research.md
 
 Every stage runs the same command a user would (`bioalbert train-tokenizer`, `pretrain`, `finetune`,
 `release stage`, `benchmarks/spacy_peer.py`) and is skipped when its output already exists and is valid, so an
@@ -29,6 +30,7 @@ from .report import BENCHMARKS, write_report
 from .results import describe_machine
 
 REPO = Path(__file__).resolve().parents[1]
+DOCS = "docs/research.md"  # the research record, which holds every recipe's `reproduce-<recipe>` block
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,8 @@ class ReproduceArguments:
     release_dir: str = field(default="release", metadata={"help": "Where staged Hub folders go."})
     datasets: list[str] = field(default_factory=list, metadata={"help": "Only these benchmarks (default: all present)."})
     skip_peer: bool = field(default=False, metadata={"help": "Do not train the spaCy peer baseline."})
-    update_readme: bool = field(
-        default=False, metadata={"help": "Splice the results table into README.md's `reproduce-<recipe>` block."}
+    update_docs: bool = field(
+        default=False, metadata={"help": f"Splice the results table into {DOCS}'s `reproduce-<recipe>` block."}
     )
 
 
@@ -313,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"to this table, spaCy peer included." + \
                    (f" Run on {', '.join(datasets)} only (--datasets)." if args.datasets else "")
         write_report(results_dir, models, None if args.skip_peer else peer, report_dir,
-                     "README.md" if args.update_readme else None, preamble, block=f"reproduce-{recipe.name}")
+                     DOCS if args.update_docs else None, preamble, block=f"reproduce-{recipe.name}")
 
     stages.run("results table", "release", lambda: False, report_action)
 
