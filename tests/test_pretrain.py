@@ -131,7 +131,7 @@ def test_resume_after_kill_continues_with_the_same_data(corpus_file, micro_pretr
     assert metrics["global_step"] == 6 and (killed / "pretraining_curves.png").stat().st_size > 10_000
     assert {"mlm_accuracy", "sop_accuracy", "eval_mlm_accuracy", "eval_sop_accuracy"} <= set(metrics["final"])
 
-    # --results_dir publishes the summary and curves under the run name; the README table is built from them.
+    # --results_dir publishes the summary and curves under the run name; docs/research.md's table is built from them.
     published = json.loads((results / "pretraining" / "micro.json").read_text())
     assert published["global_step"] == 6 and published["machine"]["cpu_count"] >= 1
     assert (results / "pretraining" / "micro.png").stat().st_size > 10_000
