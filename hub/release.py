@@ -19,7 +19,7 @@ import importlib
 import json
 import shutil
 import sys
-import tempfile
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -164,7 +164,10 @@ def atomic_folder(out: Path):
     """Yields an empty folder next to `out` and swaps it in for `out` when the block succeeds: a failure never
     leaves a half-staged folder behind, nor touches an existing `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    # mkdir, not tempfile.mkdtemp: mkdtemp makes a private 0700 folder, which `out` would then stay; mkdir gives
+    # the user's normal permissions (0777 less the umask), as for any folder they create.
+    staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
     try:
         yield staging
         if out.exists():

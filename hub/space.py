@@ -3,29 +3,32 @@
     bioalbert space --model runs/ner-ncbi --model runs/ner-bc5cdr-chem      # http://127.0.0.1:7860
     bioalbert space --model-dir runs --port 8000                             # every fine-tuned folder in runs/
     bioalbert space --stage release/space --model runs/ner-ncbi --model bioalbert/bioalbert-base-pubmed-ncbi-disease
+    cd release/space && python app.py        # try it where its requirements.txt and gradio are installed
     bioalbert release push --folder release/space --repo-id <user>/bioalbert-ner --repo-type space
 
-A staged Space folder holds space/{app.py,README.md,requirements.txt}, a vendored copy of the bioalbert code the
-app runs (bioalbert/: modeling, inference and the windowing it uses), every local --model folder under models/,
-and models.txt listing what the chooser offers. Vendoring, not a git URL in requirements.txt: the Space installs
-only from PyPI (bioalbert is not there), and a copy is exactly the code tested with the models it serves.
+A staged Space folder (--stage OUT) holds:
+
+    OUT/app.py, README.md, requirements.txt   the demo, its Space card (sdk: gradio) and pinned packages
+    OUT/bioalbert/                            a copy of every bioalbert module app.py imports, directly or through
+                                              each other (found by reading their import statements)
+    OUT/models/<name>/                        each local --model folder (weights, config, tokenizer)
+    OUT/models.txt                            what the chooser offers: models/<name> and Hub ids, one a line
+    OUT/.gitattributes                        LFS rules for the weights
+
+Vendoring, not a git URL in requirements.txt: the Space installs only from PyPI (bioalbert is not there), and a
+copy is exactly the code tested with the models it serves. Staging ends by importing the copied code in a Python
+that cannot see this checkout or an installed bioalbert (bioalbert.hub.isolated).
 """
 
 import argparse
-import importlib
+import ast
 import importlib.util
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 SPACE_SOURCE = Path(__file__).resolve().parents[1] / "space"  # the checkout's space/ (editable install)
 SPACE_FILES = ("app.py", "README.md", "requirements.txt")
-VENDORED = {  # bioalbert subpackage -> its files the app needs (app.py imports bioalbert.inference only)
-    "modeling": ["__init__.py", "configuration_bioalbert.py", "modeling_bioalbert.py"],
-    "inference": ["__init__.py", "tagger.py", "formats.py", "tag.py"],
-    "training": ["ner_windows.py"],  # bioalbert.inference.tagger reuses the fine-tuning windows
-}
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                "spiece.model", "bioalbert_finetune.json")
 
@@ -58,15 +61,13 @@ def stage(out: Path, models: list[str], overwrite: bool = False) -> Path:
     with atomic_folder(out) as staging:
         for name in SPACE_FILES:
             shutil.copy2(SPACE_SOURCE / name, staging / name)
+        vendored = vendored_modules(SPACE_SOURCE / "app.py")
         (staging / "bioalbert").mkdir()
         (staging / "bioalbert" / "__init__.py").write_text('"""Vendored copy of the bioalbert code the demo runs."""\n')
-        for sub, files in VENDORED.items():
-            source = Path(importlib.import_module(f"bioalbert.{sub}").__path__[0])
-            (staging / "bioalbert" / sub).mkdir()
-            if "__init__.py" not in files:
-                (staging / "bioalbert" / sub / "__init__.py").write_text("")
-            for name in files:
-                shutil.copy2(source / name, staging / "bioalbert" / sub / name)
+        for name, source in vendored.items():
+            target = staging / vendored_path(name, source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
         listed, hub_ids = [], []
         for model in models:
             folder = Path(model).expanduser()
@@ -96,21 +97,78 @@ def stage(out: Path, models: list[str], overwrite: bool = False) -> Path:
             card.data.models = hub_ids  # links the Space from those model pages on the Hub
         card.save(staging / "README.md")
         (staging / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
-        check_vendored(staging)
+        check_vendored(staging, sorted(vendored))
     print(f"Staged the Space in {out} ({len(listed)} model(s): {', '.join(listed)})")
     print(f"Try it: cd {out} && python app.py   Push it: bioalbert release push --folder {out} --repo-id <user>/<name> --repo-type space")
     return out
 
 
-def check_vendored(folder: Path) -> None:
-    """Imports the vendored code in a fresh interpreter that cannot see the installed bioalbert, as on the Space."""
+def module_file(name: str) -> Path | None:
+    """The source file of the bioalbert module `name` (`bioalbert.inference.tagger` -> inference/tagger.py,
+    a package -> its __init__.py), found without importing it; None where there is no such module."""
+    parts = name.split(".")
+    spec = importlib.util.find_spec(".".join(parts[:2])) if parts[0] == "bioalbert" and len(parts) > 1 else None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]).joinpath(*parts[2:])
+    for candidate in (path / "__init__.py", path.with_name(path.name + ".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_bioalbert_modules(source: Path, module: str) -> set[str]:
+    """Dotted names of the bioalbert modules that the file of `module` imports anywhere (inside functions too),
+    with the packages that importing them runs; `from pkg import name` counts `pkg.name` where that is a module."""
+    package = module if source.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"), filename=str(source))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) if node.level else node.module
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names if module_file(f"{base}.{alias.name}")]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "bioalbert":
+                found.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
+    for name in found:
+        if module_file(name) is None:
+            raise SpaceError(f"{source} imports {name}, which is not a module of the installed bioalbert")
+    return found
+
+
+def vendored_modules(entry: Path) -> dict[str, Path]:
+    """{dotted name: source file} of every bioalbert module that `entry` (a script) needs: its imports and theirs."""
+    todo, done = list(imported_bioalbert_modules(entry, "__main__")), {}
+    while todo:
+        name = todo.pop()
+        if name not in done:
+            done[name] = module_file(name)
+            todo += imported_bioalbert_modules(done[name], name)
+    return dict(sorted(done.items()))
+
+
+def vendored_path(name: str, source: Path) -> Path:
+    """Where module `name` goes in a staged folder: bioalbert/inference/tagger.py, bioalbert/training/__init__.py."""
+    parts = name.split(".")
+    return Path(*parts, "__init__.py") if source.name == "__init__.py" else Path(*parts[:-1], parts[-1] + ".py")
+
+
+def check_vendored(folder: Path, modules: list[str]) -> None:
+    """Imports every vendored module in a Python that cannot see this checkout or an installed bioalbert, as on
+    the Space (bioalbert.hub.isolated), and checks that each comes from the staged copy."""
+    from bioalbert.hub.isolated import run_isolated
+
     code = (
-        "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__.lower()]\n"
-        "sys.path[:] = [p for p in sys.path if p and '__editable__' not in p]; sys.path.insert(0, '.')\n"
-        "import bioalbert.inference, bioalbert.modeling\n"
-        "assert bioalbert.__file__.startswith(sys.argv[1]), bioalbert.__file__\n"
+        "import importlib\n"
+        f"for name in {modules!r}:\n"
+        "    module = importlib.import_module(name)\n"
+        f"    assert module.__file__.startswith({str(folder.resolve())!r}), module.__file__\n"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(folder.resolve())], cwd=folder, capture_output=True, text=True)
+    result = run_isolated(code, cwd=folder, path=[folder], timeout=600)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise SpaceError(f"The vendored bioalbert code in {folder} does not import on its own: {last}")

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import torch
 
+from bioalbert.modeling.loading import load_ner_model
 from bioalbert.training.ner_windows import make_windows, stitch, window_length_defaults
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
@@ -116,38 +117,10 @@ def entity_type(label: str) -> str:
     return "" if label == "O" else label[2:] if label[:2] in ("B-", "I-") else label
 
 
-def _looks_local(path: str) -> bool:
-    return Path(path).exists() or path.startswith((".", "/", "~")) or path.count("/") > 1 or "\\" in path
-
-
 @functools.lru_cache(maxsize=8)
 def load_model(path: str, device: str, quantize: bool = False, compile: bool = False, trust_remote_code: bool = False):
     """(tokenizer, model) for a fine-tuned folder or Hub id, loaded once per (path, device, options)."""
-    from transformers import AutoModelForTokenClassification
-
-    import bioalbert.modeling  # noqa: F401  registers the BioALBERT classes, so no remote code is needed
-    from bioalbert.training.tokenizer import load_tokenizer
-
-    if _looks_local(path):
-        folder = Path(path).expanduser()
-        if not folder.is_dir():
-            raise FileNotFoundError(f"Model folder not found: {folder}")
-        missing = [name for name in ("config.json",) if not (folder / name).is_file()]
-        if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
-            missing.append("model weights (*.safetensors)")
-        if not (folder / "tokenizer.json").is_file() and not (folder / "spiece.model").is_file():
-            missing.append("tokenizer (tokenizer.json)")
-        if missing:
-            raise FileNotFoundError(f"Model folder {folder} is missing: {', '.join(missing)}")
-    try:
-        tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
-        model = AutoModelForTokenClassification.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except OSError as error:
-        raise FileNotFoundError(f"Cannot load model {path!r}: not a local folder and not on the Hub ({error})") from error
-    if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(f"{path}: the tokenizer is not a fast (Rust) tokenizer; BioALBERT folders save one.")
-    if all(label.startswith("LABEL_") for label in model.config.id2label.values()):
-        raise ValueError(f"{path}: config.json has no id2label names (LABEL_0...): not a fine-tuned NER model.")
+    tokenizer, model = load_ner_model(path, trust_remote_code=trust_remote_code)
     model.eval().to(device)
     if quantize:
         with warnings.catch_warnings():  # torch.ao is deprecated in favour of torchao, which is not installed here

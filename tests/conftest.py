@@ -65,28 +65,23 @@ def ner_dir(tmp_path_factory, micro_pretrained_dir, data_dir) -> Path:
     return finetune_micro(micro_pretrained_dir, data_dir, tmp_path_factory.getbasetemp() / "micro-ncbi")
 
 
-# Run Python code where `import bioalbert` is impossible: the editable install's finder is removed before the
-# code runs and the working directory is a temporary folder, as on a machine that only has transformers.
-ISOLATION_PRELUDE = """
-import importlib.util, sys
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__.lower()]
-sys.path[:] = [p for p in sys.path if p and "__editable__" not in p]
-assert importlib.util.find_spec("bioalbert") is None, "bioalbert is importable in the isolated interpreter"
-"""
+@pytest.fixture(scope="session")
+def normal_mode() -> int:
+    """The permission bits of a folder the user makes: 0777 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
 
 
 @pytest.fixture
 def run_isolated(tmp_path):
-    """Runs `code` in a fresh interpreter that cannot import bioalbert; returns its stdout."""
-    import subprocess
+    """Runs `code` in a fresh interpreter where bioalbert is not installed and nothing of this checkout can be
+    imported or read (bioalbert.hub.isolated); returns its stdout."""
+    from bioalbert.hub.isolated import run_isolated as run_in_isolation
 
     def run(code: str, timeout: int = 300) -> str:
         env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "hf_modules"), "HF_HUB_OFFLINE": "1"}
-        env.pop("PYTHONPATH", None)
-        completed = subprocess.run(
-            [sys.executable, "-c", ISOLATION_PRELUDE + code],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
-        )
+        completed = run_in_isolation(code, cwd=tmp_path, env=env, timeout=timeout)
         assert completed.returncode == 0, f"isolated run failed:\n{completed.stderr[-4000:]}"
         return completed.stdout
 

@@ -8,14 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 from hub_server import serve
 from huggingface_hub import ModelCard
 
-from bioalbert.hub import release
+from bioalbert.hub import isolated, release
 from bioalbert.modeling import AUTO_MAP
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,9 +163,7 @@ def test_release_size_card_states_only_what_the_run_recorded(tmp_path, tokenizer
 
 
 CLEAN_LOAD = """
-import importlib.util, json, sys
-sys.path.append({site!r})  # site-packages without its .pth files: the editable bioalbert finder is not installed
-assert importlib.util.find_spec("bioalbert") is None, "bioalbert is importable"
+import json, sys
 from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 folder = {folder!r}
 model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=True)
@@ -183,21 +180,17 @@ print("RESULT", json.dumps({{
 
 
 def run_clean(code: str, tmp_path: Path) -> dict:
-    """Runs `code` in a Python that cannot import bioalbert; returns the JSON it printed after "RESULT "."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"))  # a fresh remote-code module cache
-    # -I: no user site, no cwd on sys.path; -S: no site-packages .pth files (where the editable finder lives).
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=600, stdin=subprocess.DEVNULL)  # no answer to a remote-code prompt
+    """Runs `code` where bioalbert is not installed and nothing of this checkout can be imported or read
+    (bioalbert.hub.isolated); returns the JSON it printed after "RESULT "."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")}  # a fresh remote-code cache
+    done = isolated.run_isolated(code, cwd=tmp_path, env=env, timeout=600)  # no stdin: no answer to a code prompt
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Do you wish to run the custom code" not in done.stdout + done.stderr
     return json.loads(done.stdout.split("RESULT ", 1)[1])
 
 
 CLEAN_FILL_MASK = """
-import importlib.util, json, sys
-sys.path.append({site!r})
-assert importlib.util.find_spec("bioalbert") is None, "bioalbert is importable"
+import json
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 model = AutoModelForMaskedLM.from_pretrained({folder!r}, trust_remote_code=True)
 tokenizer = AutoTokenizer.from_pretrained({folder!r}, trust_remote_code=True)
@@ -206,8 +199,12 @@ print("RESULT", json.dumps({{"module": type(model).__module__, "filled": len(fil
 """
 
 
+def test_staged_folder_has_the_users_normal_permissions(staged_pretrained, normal_mode):
+    assert oct(staged_pretrained.stat().st_mode & 0o777) == oct(normal_mode)  # not mkdtemp's 0700
+
+
 def test_staged_pretrained_model_loads_as_its_card_says(staged_pretrained, tmp_path):
-    code = CLEAN_FILL_MASK.format(site=sysconfig.get_paths()["purelib"], folder=str(staged_pretrained))
+    code = CLEAN_FILL_MASK.format(folder=str(staged_pretrained))
     loaded = run_clean(code, tmp_path)
     assert loaded["module"].startswith("transformers_modules.") and loaded["filled"] == 3
 
@@ -217,7 +214,7 @@ def test_staged_model_loads_where_bioalbert_cannot_be_imported(staged_ner, ner_m
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
-    code = CLEAN_LOAD.format(site=sysconfig.get_paths()["purelib"], folder=str(staged_ner), sentence=SENTENCE)
+    code = CLEAN_LOAD.format(folder=str(staged_ner), sentence=SENTENCE)
     loaded = run_clean(code, tmp_path)
     assert loaded["module"].startswith("transformers_modules.") and not loaded["bioalbert_loaded"]
     assert loaded["pipeline_module"].startswith("transformers_modules.")

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from importlib.metadata import version
 from pathlib import Path
 
@@ -20,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from space_fixtures import app, chem_dir, demo_url, free_port  # noqa: E402,F401
 from tagging_fixtures import read_conll  # noqa: E402
 
-from bioalbert.hub.space import SPACE_SOURCE, stage  # noqa: E402
+from bioalbert.hub import isolated  # noqa: E402
+from bioalbert.hub.space import SPACE_SOURCE, SpaceError, stage, vendored_modules  # noqa: E402
 from bioalbert.inference import Tagger  # noqa: E402
 
 
@@ -125,25 +127,37 @@ def test_space_metadata_matches_the_tested_versions():
         assert version(name).split("+")[0] == pinned, f"requirements.txt pins {name}=={pinned}, tests ran {version(name)}"
 
 
-def test_staged_space_runs_without_the_repository(tmp_path, ner_dir, abstract):
-    """`bioalbert space --stage` output, started as a Space starts it (`python app.py` in the folder) by an
-    interpreter that cannot import the installed bioalbert, answers like the tagging API."""
+def test_vendored_code_is_what_the_entry_file_imports(tmp_path):
+    """The copy is computed from import statements, function-level ones included, through every module reached."""
+    entry = tmp_path / "app.py"
+    entry.write_text("def tagger():\n    from bioalbert.inference import Tagger\n    return Tagger\n")
+    modules = vendored_modules(entry)
+    assert {"bioalbert.inference", "bioalbert.inference.tagger", "bioalbert.modeling.loading",
+            "bioalbert.modeling.modeling_bioalbert", "bioalbert.training.ner_windows"} <= set(modules)
+    assert not {"bioalbert.training.tokenizer", "bioalbert.training.datadir"} & set(modules)  # no tokenizer training
+    assert all(path.is_file() for path in modules.values())
+    assert modules == vendored_modules(SPACE_SOURCE / "app.py")  # the demo needs exactly what the tagging API needs
+    entry.write_text("import bioalbert.inference.nonesuch\n")
+    with pytest.raises(SpaceError, match="imports bioalbert.inference.nonesuch, which is not a module"):
+        vendored_modules(entry)
+
+
+def test_staged_space_runs_where_bioalbert_is_not_installed(tmp_path, ner_dir, abstract, normal_mode):
+    """`bioalbert space --stage` output, started as a Space starts it (`python app.py` in the folder) by a Python
+    where bioalbert is not installed and nothing of this checkout can be imported or read (bioalbert.hub.isolated,
+    which ends the process at the first file it opens here), serves the page and tags like the tagging API."""
     folder = stage(tmp_path / "space", [str(ner_dir)])
     assert (folder / "models.txt").read_text().splitlines()[-1] == "models/micro-ncbi"
     port = free_port()
-    prelude = (
-        "import importlib.util, runpy, sys; "
-        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__.lower()]; "
-        "sys.path[:] = [p for p in sys.path if p and '__editable__' not in p]; "
-        "assert importlib.util.find_spec('bioalbert') is None, 'the installed bioalbert is visible'; "
-        "sys.path.insert(0, '.'); "
-        "sys.argv = ['app.py']; runpy.run_path('app.py', run_name='__main__')"
-    )
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    for name in ("BIOALBERT_SPACE_MODELS", "BIOALBERT_SPACE_MODEL_DIR", "PYTHONPATH"):
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "HF_HOME": str(tmp_path / "hf-home")}
+    for name in ("BIOALBERT_SPACE_MODELS", "BIOALBERT_SPACE_MODEL_DIR"):
         env.pop(name, None)
-    log = open(tmp_path / "space.log", "w")
-    server = subprocess.Popen([sys.executable, "-c", prelude], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    app_py = "import runpy, sys; sys.argv = ['app.py']; runpy.run_path('app.py', run_name='__main__')"
+    log_path = tmp_path / "space.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(isolated.isolated_argv(app_py, path=[folder]), cwd=folder, env=env,
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
         client = None
         for _ in range(240):
@@ -154,13 +168,19 @@ def test_staged_space_runs_without_the_repository(tmp_path, ner_dir, abstract):
                 break
             except Exception:  # not listening yet
                 time.sleep(0.5)
-        assert client is not None, f"the staged Space did not start:\n{(tmp_path / 'space.log').read_text()[-3000:]}"
+        assert client is not None, f"the staged Space did not start:\n{log_path.read_text()[-3000:]}"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
+            assert page.status == 200 and "BioALBERT" in page.read().decode("utf-8")
         _, table, _, _ = client.predict(abstract, ["micro-ncbi"], api_name="/tag")
-        assert rows_of(table) == expected_rows([ner_dir], ["micro-ncbi"], abstract)
+        rows = rows_of(table)
+        assert rows and rows == expected_rows([ner_dir], ["micro-ncbi"], abstract)
+        assert all(abstract[start:end] == text for text, _, start, end, _, _ in rows)
+        assert server.poll() is None, f"the staged Space stopped:\n{log_path.read_text()[-3000:]}"
     finally:
         server.terminate()
         server.wait(timeout=30)
-        log.close()
+    assert isolated.LEAK_MESSAGE not in log_path.read_text()
+    assert oct(folder.stat().st_mode & 0o777) == oct(normal_mode)  # not mkdtemp's 0700
 
 
 def test_cli_reports_a_missing_model_folder_in_one_line(tmp_path):

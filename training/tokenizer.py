@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-from transformers import AutoTokenizer, HfArgumentParser
+from transformers import HfArgumentParser
 from transformers.models.albert import AlbertTokenizer
+
+# load_tokenizer lives with the model code (inference needs it too); the training commands import it from here.
+from bioalbert.modeling.loading import SPECIAL_TOKENS, load_tokenizer  # noqa: F401
 
 from .datadir import resolve_data_dir
 
 METASPACE = "▁"
-TOKENIZER_FILES = ("tokenizer.json", "spiece.model")
-SPECIAL_TOKENS = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]  # ALBERT's, in ALBERT's id order
 
 
 def read_lines(paths: Iterable[str | Path], max_lines: int | None = None) -> Iterator[str]:
@@ -93,24 +94,6 @@ def train_tokenizer(
     return AlbertTokenizer(
         vocab=without_lone_metaspace(vocab), do_lower_case=lowercase, keep_accents=True, model_max_length=512
     )
-
-
-def load_tokenizer(name_or_path: str | Path, **kwargs):
-    """`AutoTokenizer.from_pretrained`, but a folder without tokenizer files is an error.
-
-    transformers builds an empty ALBERT tokenizer (special tokens only) from a folder that has a config but no
-    tokenizer files, and every word then becomes `<unk>` without a warning.
-    """
-    path = Path(name_or_path)
-    if path.is_dir() and not any((path / name).is_file() for name in TOKENIZER_FILES):
-        raise FileNotFoundError(
-            f"{path} holds no tokenizer (none of {', '.join(TOKENIZER_FILES)}). Save one there with "
-            "`tokenizer.save_pretrained(folder)` or train one with `bioalbert train-tokenizer`."
-        )
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
-    if len(tokenizer) <= len(SPECIAL_TOKENS):
-        raise ValueError(f"The tokenizer of {name_or_path} has no vocabulary beyond its special tokens.")
-    return tokenizer
 
 
 def pieces_per_word(tokenizer, words: list[str]) -> float:
