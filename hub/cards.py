@@ -341,7 +341,8 @@ def build_card(
             if base_model
             else f"Fine-tuned on the {info['name']} training split; the checkpoint it started from was not given."
         ]
-        for record in records:
+        # An all-types model (`bioalbert finetune-joint`) has one training run scored on every benchmark.
+        for record in records[:1] if dataset == "all-types" else records:
             run = record.get("training") or {}
             parts = []
             if run.get("epochs") is not None:
@@ -355,7 +356,8 @@ def build_card(
                 cpu_run = cpu_run or not machine.get("gpu")
             seeds = ", ".join(str(seed) for seed in record.get("seeds") or [])
             length = "; ".join(parts) if parts else "training length not recorded"
-            training.append(f"{info['name']}: {length}, seeds {seeds or 'not recorded'}, {hardware}.")
+            where = "All corpora together" if dataset == "all-types" else info["name"]
+            training.append(f"{where}: {length}, seeds {seeds or 'not recorded'}, {hardware}.")
         if not records:
             training.append("Training length and hardware: not recorded (no results file for this model).")
         card_data = ModelCardData(
@@ -364,7 +366,7 @@ def build_card(
             library_name="transformers",
             pipeline_tag="token-classification",
             tags=common_tags + ["token-classification", "ner", "named-entity-recognition"],
-            datasets=[info["hub_id"]],
+            datasets=info["hub_id"] if isinstance(info["hub_id"], list) else [info["hub_id"]],
             base_model=base_model,
             model_name=name if records else None,
             eval_results=eval_results(records) or None,

@@ -28,6 +28,14 @@ OPTIONAL_FILES = ("special_tokens_map.json", "spiece.model")
 REMOTE_CODE_FILES = ("configuration_bioalbert.py", "modeling_bioalbert.py")
 GENERATED_FILES = ("README.md", ".gitattributes")
 MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + GENERATED_FILES
+# The results files the card was generated from, and the pretraining summary: the numbers' provenance travels with
+# the weights, so a model folder (models/ in this repository, or a Hub repo) can be checked against its card.
+RESULTS_FOLDER = "results"
+
+
+def is_repo_file(name: str) -> bool:
+    """Whether a path relative to a staged folder belongs in a model repo."""
+    return name in MODEL_REPO_FILES or (name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json"))
 FINETUNE_INFO = "bioalbert_finetune.json"
 SIZE_FIELDS = ("hidden_size", "num_hidden_layers", "embedding_size", "num_attention_heads", "intermediate_size")
 
@@ -123,7 +131,7 @@ def select_results(results_dir: Path, results_name: str, model_dir: Path, kind: 
                 file=sys.stderr,
             )
             continue
-        if kind == "ner" and dataset is not None and record["dataset"] != dataset:
+        if kind == "ner" and dataset not in (None, "all-types") and record["dataset"] != dataset:
             continue
         selected.append(record)
     return selected
@@ -138,7 +146,7 @@ def verify_staged(folder: Path) -> None:
     from bioalbert.modeling import AUTO_MAP
 
     present = sorted(path.name for path in folder.iterdir())
-    extra = sorted(set(present) - set(MODEL_REPO_FILES))
+    extra = sorted(name for name in present if not is_repo_file(name) and name != RESULTS_FOLDER)
     if extra:
         raise ReleaseError(f"{folder}: files that do not belong in a model repo: {extra}")
     missing = [name for name in REQUIRED_FILES + REMOTE_CODE_FILES + GENERATED_FILES if name not in present]
@@ -157,6 +165,16 @@ def verify_staged(folder: Path) -> None:
     if config.model_type != "bioalbert":
         raise ReleaseError(f"{folder}: AutoConfig loaded model_type {config.model_type!r}")
     ModelCard.load(folder / "README.md")  # raises on YAML that the Hub would reject as unparsable
+
+
+def store_fp16(weights: Path) -> None:
+    """Rewrites the floating-point tensors of a safetensors file in float16: half the size to store and download.
+    The config keeps `dtype: float32`, so `from_pretrained` loads them back into float32, the dtype the model is
+    fine-tuned and run in on CPUs (which have no fast float16 kernels); the rounding costs nothing measurable."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in load_file(weights).items()}
+    save_file(tensors, weights, metadata={"format": "pt"})
 
 
 @contextmanager
@@ -188,6 +206,7 @@ def stage(
     org: str | None = None,
     base_model: str | None = None,
     overwrite: bool = False,
+    fp16_weights: bool = False,
 ) -> Path:
     import bioalbert.modeling
     from bioalbert.hub import cards
@@ -233,13 +252,24 @@ def stage(
         for name in REQUIRED_FILES + OPTIONAL_FILES:
             if (model_dir / name).is_file():
                 shutil.copy2(model_dir / name, staging / name)
-        if config.get("auto_map") != bioalbert.modeling.AUTO_MAP:  # older saves recorded only part of it
+        if fp16_weights:
+            store_fp16(staging / "model.safetensors")
+        if config.get("auto_map") != bioalbert.modeling.AUTO_MAP or fp16_weights:  # older saves: part of auto_map
             config["auto_map"] = dict(bioalbert.modeling.AUTO_MAP)
+            if fp16_weights:
+                config["dtype"] = "float32"  # what from_pretrained computes in: see store_fp16
             (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         code_dir = Path(bioalbert.modeling.__file__).parent  # the code this package runs, not the folder's copy
         for name in REMOTE_CODE_FILES:
             shutil.copy2(code_dir / name, staging / name)
         card.save(staging / "README.md")
+        provenance = {f"{record['dataset']}.json": record for record in records}
+        if (model_dir / "pretraining_metrics.json").is_file():
+            provenance["pretraining.json"] = json.loads((model_dir / "pretraining_metrics.json").read_text())
+        if provenance:
+            (staging / RESULTS_FOLDER).mkdir()
+            for name, record in provenance.items():
+                (staging / RESULTS_FOLDER / name).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         (staging / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
         verify_staged(staging)
     print(f"Staged {kind} model {model_dir} as {repo_id} in {out} ({len(records)} results file(s) on the card)")
@@ -279,7 +309,7 @@ def check_push_folder(folder: Path, repo_id: str, repo_type: str) -> dict:
             raise ReleaseError(f"{folder / 'README.md'}: the Space card's metadata has no `sdk:` (e.g. gradio)")
         return {"space_sdk": sdk}
     names = {path.relative_to(folder).as_posix() for path in folder_files(folder)}
-    extra = sorted(names - set(MODEL_REPO_FILES))
+    extra = sorted(name for name in names if not is_repo_file(name))
     missing = [name for name in REQUIRED_FILES + REMOTE_CODE_FILES if name not in names]
     if extra or missing:
         raise ReleaseError(
@@ -366,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     staging.add_argument("--org", help="Hub namespace the card's code and base_model use (default: variants.json)")
     staging.add_argument("--base-model", help="NER models: Hub id of the pretrained model (default: <org>/<variant>)")
     staging.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    staging.add_argument("--fp16-weights", action="store_true",
+                         help="store the weights in float16 (half the size); they still load as float32")
 
     pushing = verbs.add_parser("push", help="create the Hub repo and upload a staged folder")
     pushing.add_argument("--folder", type=Path, required=True, help="a folder made by `release stage` (or a Space)")
@@ -382,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verb == "stage":
             stage(args.model, args.variant, args.out, args.results_dir, args.results_name, args.dataset, args.org,
-                  args.base_model, args.overwrite)
+                  args.base_model, args.overwrite, args.fp16_weights)
             return 0
         return push(args.folder, args.repo_id, args.repo_type, args.private, args.dry_run, args.commit_message)
     except (ReleaseError, FileNotFoundError, ValueError) as error:

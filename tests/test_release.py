@@ -76,13 +76,37 @@ def staged_ner(tmp_path_factory, ner_model) -> Path:
 def test_staged_ner_folder_is_exactly_a_model_repo(staged_ner, ner_model):
     import bioalbert.modeling
 
-    model_dir, _ = ner_model
-    assert {path.name for path in staged_ner.iterdir()} == REPO_FILES
+    model_dir, results_dir = ner_model
+    assert {path.name for path in staged_ner.iterdir()} == REPO_FILES | {"results"}
+    # The results file the card was made from travels with the weights.
+    assert json.loads((staged_ner / "results" / "ncbi_disease.json").read_text()) == \
+        json.loads((results_dir / "micro-ner" / "ncbi_disease.json").read_text())
     assert json.loads((staged_ner / "config.json").read_text())["auto_map"] == AUTO_MAP
     assert (staged_ner / "model.safetensors").read_bytes() == (model_dir / "model.safetensors").read_bytes()
     code_dir = Path(bioalbert.modeling.__file__).parent
     for name in ("configuration_bioalbert.py", "modeling_bioalbert.py"):
         assert (staged_ner / name).read_bytes() == (code_dir / name).read_bytes()
+
+
+def test_fp16_weights_halve_the_file_and_load_back_as_float32_with_the_same_predictions(ner_model, tmp_path):
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoModelForTokenClassification
+
+    model_dir, results_dir = ner_model
+    out = tmp_path / "bioalbert-tiny-pubmed-ncbi-disease"
+    assert stage("--model", model_dir, "--variant", "bioalbert-tiny-pubmed", "--out", out, "--results-dir",
+                 results_dir, "--results-name", "micro-ner", "--fp16-weights") == 0
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float16}
+    assert (out / "model.safetensors").stat().st_size < 0.6 * (model_dir / "model.safetensors").stat().st_size
+    original = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+    shipped = AutoModelForTokenClassification.from_pretrained(out).eval()
+    assert shipped.dtype == torch.float32
+    input_ids = torch.tensor([[2, 40, 41, 42, 43, 3]])
+    with torch.no_grad():
+        expected, got = original(input_ids).logits, shipped(input_ids).logits
+    assert torch.equal(expected.argmax(-1), got.argmax(-1)) and torch.allclose(expected, got, atol=0.05)
 
 
 @pytest.mark.slow
