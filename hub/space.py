@@ -1,8 +1,9 @@
 """`bioalbert space`: run the Gradio demo (space/app.py) on this machine, or stage a Hugging Face Space folder.
 
+    bioalbert space                                                          # the shipped all-types model, :7860
     bioalbert space --model runs/ner-ncbi --model runs/ner-bc5cdr-chem      # http://127.0.0.1:7860
     bioalbert space --model-dir runs --port 8000                             # every fine-tuned folder in runs/
-    bioalbert space --stage release/space --model runs/ner-ncbi --model bioalbert/bioalbert-base-pubmed-ncbi-disease
+    bioalbert space --stage release/space --model models/bioalbert-tiny-ner --model runs/ner-ncbi
     cd release/space && python app.py        # try it where its requirements.txt and gradio are installed
     bioalbert release push --folder release/space --repo-id <user>/bioalbert-ner --repo-type space
 
@@ -177,7 +178,8 @@ def check_vendored(folder: Path, modules: list[str]) -> None:
 def parse_args(argv):
     # argparse, not HfArgumentParser: a repeatable --model and a mode switch (--stage) read better as flags.
     parser = argparse.ArgumentParser(prog="bioalbert space", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", default=[], help="Fine-tuned folder or Hub id; repeat for several.")
+    parser.add_argument("--model", action="append", default=[], help="Fine-tuned folder or Hub id; repeat for several "
+                        "(default, without --model-dir: the shipped all-types model, models/bioalbert-tiny-ner).")
     parser.add_argument("--model-dir", help="Offer every fine-tuned model folder directly inside this folder.")
     parser.add_argument("--host", default="127.0.0.1", help="Address to serve on (default 127.0.0.1: this machine only).")
     parser.add_argument("--port", type=int, help="Port (default: 7860, or the next free one).")
@@ -190,6 +192,10 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not args.model and not args.model_dir:
+        from bioalbert.inference.shipped import default_ner_model
+
+        args.model = [default_ner_model()]  # the shipped all-types model
     try:
         if args.stage:
             stage(args.stage, args.model, args.overwrite)

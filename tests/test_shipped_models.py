@@ -1,0 +1,88 @@
+"""The models shipped in models/ (the offline stand-ins of their Hub repos): size rules, loading through the Auto
+classes, and that they do their job — the encoder predicts masked pieces, the tagger finds every entity type."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from transformers import AutoConfig, AutoModelForPreTraining, AutoTokenizer
+
+from bioalbert.inference.shipped import SHIPPED_NER_DIR
+from bioalbert.modeling import AUTO_MAP
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+ENCODER = MODELS / "bioalbert-tiny-pubmed-task"
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize("folder", [ENCODER, SHIPPED_NER_DIR], ids=lambda path: path.name)
+def test_shipped_folder_is_a_complete_fp16_model_repo(folder):
+    shards = sorted(folder.glob("*.safetensors"))
+    assert shards and all(shard.stat().st_size <= 15 * MB for shard in shards)
+    for shard in shards:
+        with safe_open(shard, "pt") as weights:
+            assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float16}
+    config = json.loads((folder / "config.json").read_text())
+    assert config["auto_map"] == AUTO_MAP and config["model_type"] == "bioalbert"
+    assert config["position_bias"] == "alibi"
+    for name in ("tokenizer.json", "README.md", "configuration_bioalbert.py", "modeling_bioalbert.py"):
+        assert (folder / name).is_file(), name
+    assert list((folder / "results").glob("*.json")), "the results the model was scored with"
+
+
+def test_models_folder_stays_within_its_budget():
+    assert sum(path.stat().st_size for path in MODELS.rglob("*") if path.is_file()) <= 40 * MB
+
+
+def masked_accuracy(model, batch, targets) -> float:
+    with torch.no_grad():
+        logits = model(**batch).prediction_logits
+    masked = targets != -100
+    return (logits.argmax(-1)[masked] == targets[masked]).float().mean().item()
+
+
+def test_persisted_encoder_predicts_masked_pieces_better_than_reinitialised(data_dir):
+    tokenizer = AutoTokenizer.from_pretrained(ENCODER)
+    model = AutoModelForPreTraining.from_pretrained(ENCODER, dtype=torch.float32).eval()
+    # Held out: NCBI-disease test sentences (pretraining saw the benchmarks' training text only).
+    sentences, words = [], []
+    for line in (data_dir / "bioner" / "ncbi_disease" / "test.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            words.append(line.split("\t")[0])
+        elif words:
+            sentences.append(words)
+            words = []
+        if len(sentences) == 64:
+            break
+    batch = tokenizer(sentences, is_split_into_words=True, padding=True, truncation=True, max_length=128,
+                      return_tensors="pt")
+    targets = torch.full_like(batch["input_ids"], -100)
+    special = torch.tensor([[i in tokenizer.all_special_ids for i in row] for row in batch["input_ids"].tolist()])
+    positions = (torch.arange(batch["input_ids"].shape[1]) % 7 == 3) & ~special  # a fixed 1-in-7 of the pieces
+    targets[positions] = batch["input_ids"][positions]
+    batch["input_ids"] = batch["input_ids"].masked_fill(positions, tokenizer.mask_token_id)
+
+    torch.manual_seed(0)
+    reinitialised = AutoModelForPreTraining.from_config(AutoConfig.from_pretrained(ENCODER)).eval()
+    pretrained_accuracy = masked_accuracy(model, batch, targets)
+    assert pretrained_accuracy > 0.10
+    assert pretrained_accuracy > 5 * masked_accuracy(reinitialised, batch, targets)
+
+
+def test_bioalbert_tag_without_a_model_finds_every_type_with_exact_offsets():
+    text = "Mutations in BRCA1 predispose to hereditary breast and ovarian cancer; tamoxifen reduces the risk in mice."
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    completed = subprocess.run([sys.executable, "-m", "bioalbert.cli", "tag", "--lines", "-"], input=text,
+                               capture_output=True, text=True, env=environment, timeout=300, check=True)
+    entities = json.loads(completed.stdout.splitlines()[0])["entities"]
+    for entity in entities:
+        assert text[entity["start"]:entity["end"]] == entity["text"]
+    found = {(entity["label"], entity["text"]) for entity in entities}
+    labels = {label for label, _ in found}
+    assert {"Disease", "Gene", "Chemical", "Species"} <= labels, found
+    assert ("Gene", "BRCA1") in found and ("Chemical", "tamoxifen") in found and ("Species", "mice") in found
