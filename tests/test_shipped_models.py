@@ -86,3 +86,12 @@ def test_bioalbert_tag_without_a_model_finds_every_type_with_exact_offsets():
     labels = {label for label, _ in found}
     assert {"Disease", "Gene", "Chemical", "Species"} <= labels, found
     assert ("Gene", "BRCA1") in found and ("Chemical", "tamoxifen") in found and ("Species", "mice") in found
+
+
+def test_readme_quick_start_shows_what_the_shipped_model_really_prints(monkeypatch):
+    from bioalbert.training.report import quickstart_markdown
+
+    monkeypatch.chdir(MODELS.parent)  # the README's path is relative to the checkout
+    readme = (MODELS.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- quickstart:begin -->\n", 1)[1].split("\n<!-- quickstart:end -->", 1)[0]
+    assert block == quickstart_markdown("models/bioalbert-tiny-ner")

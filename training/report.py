@@ -255,6 +255,27 @@ def splice_figures(results_dir, readme: Path) -> list[str]:
     return refreshed
 
 
+QUICKSTART_TEXT = ("Germline mutations in BRCA1 predispose to hereditary breast and ovarian cancer; tamoxifen reduces "
+                   "the risk in carriers and in mice.")
+
+
+def quickstart_markdown(model: str) -> str:
+    """The README's quick start: `pipeline("ner")` with `model` on an example abstract, and the output it gives."""
+    from transformers import pipeline
+
+    ner = pipeline("ner", model=model, trust_remote_code=True, aggregation_strategy="first")
+    # Exactly what the printed code prints.
+    printed = [" ".join(str(value) for value in (e["entity_group"], e["start"], e["end"], e["word"], round(e["score"], 2)))
+               for e in ner(QUICKSTART_TEXT)]
+    return "\n".join([
+        "```python", "from transformers import pipeline", "",
+        f'ner = pipeline("ner", model="{model}", trust_remote_code=True, aggregation_strategy="first")',
+        f'for entity in ner("{QUICKSTART_TEXT}"):',
+        '    print(entity["entity_group"], entity["start"], entity["end"], entity["word"], round(entity["score"], 2))',
+        "```", "", "```text", *printed, "```",
+    ])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", default="results")
@@ -268,7 +289,15 @@ def main(argv=None) -> int:
     parser.add_argument("--preamble", default="", help="a sentence above the table (what was run, on what)")
     parser.add_argument("--datasets", nargs="*", choices=BENCHMARKS, default=None, help="rows to show (default: all)")
     parser.add_argument("--dev", action="store_true", help="also show each model's devel entity F1 (model selection)")
+    parser.add_argument("--quickstart", metavar="MODEL", help="write the `quickstart` block of --readme: "
+                        "pipeline('ner') with MODEL on an example abstract, with its output")
     args = parser.parse_args(argv)
+    if args.quickstart:
+        content = quickstart_markdown(args.quickstart)
+        if args.readme:
+            splice(Path(args.readme), content, "quickstart")
+        print(content)
+        return 0
     if not args.models:
         if not args.readme:
             parser.error("give --models, or --readme to refresh its figure blocks only")
