@@ -91,16 +91,16 @@ RECIPES = {
         ReproduceRecipe(
             name="cpu-full",
             description="the best a 2-core CPU reaches at an equal budget: 16k tokenizer, the tiny ALiBi model "
-            "pretrained on PubMed-style abstracts plus the NER corpora's unlabelled training text (2,600 steps), "
+            "pretrained on PubMed-style abstracts plus the NER corpora's unlabelled training text (2,400 steps), "
             "15 minutes of fine-tuning per benchmark and seed (3 seeds, checkpoint chosen on devel), a random-init "
             "baseline and spaCy with the same 15 minutes",
             # ALiBi, the piece prior and task-adaptive text are what beat random init (docs/research.md): 68.9 vs 61.3
-            # on NCBI-disease. 2,600 steps take about 65 minutes on a 2-core AVX2 CPU in fp32 (1.5 s a step), about
-            # 15 on one with AVX512-BF16; the step count, not the clock, fixes the model, so every machine makes the
-            # same one and the learning rate decays to zero.
+            # on NCBI-disease. 2,400 steps take 60 to 90 minutes on a 2-core AVX2 CPU in fp32 (1.5 to 2.2 s a step,
+            # 2.2 with one torch thread), about 15 on one with AVX512-BF16; the step count, not the clock, fixes the
+            # model, so every machine makes the same one and the learning rate decays to zero.
             variant="tiny-pubmed-task",
             tokenizer_flags=("--vocab-size", "16000", "--max-lines", "200000"),
-            pretrain_flags=("--max_steps", "2600", "--warmup_steps", "200", "--max_train_minutes", "90"),
+            pretrain_flags=("--max_steps", "2400", "--warmup_steps", "200", "--max_train_minutes", "100"),
             # 3 epochs underfit (10 epochs took random init from 49.8 to 56.9 on NCBI-disease): train for the wall
             # time spaCy gets and keep the epoch that scores best on devel. 20 epochs is the schedule's length;
             # the 15 minutes end it first on every benchmark (NCBI-disease, the smallest, runs about 13 epochs).
