@@ -1,7 +1,7 @@
 """Runs Python where bioalbert is not installed, with no way to reach this checkout: what we ship (remote-code model
 folders, staged release and Space folders) is checked there, as it will run on the Hub or a user's machine.
 
-The interpreter is this environment's Python started with `-I -S`: no site module, so no `.pth` file runs and
+The interpreter is this environment's Python started with `-I -S -B`: no site module, so no `.pth` file runs and
 setuptools' editable-install finder (installed by `__editable__*.pth`) never exists; no current folder, script
 folder, user site or PYTHON* variable on `sys.path`. Its `sys.path` is the standard library plus this environment's
 site-packages directories, added as plain folders, then `path` (e.g. a staged Space folder) in front. Filtering
@@ -60,7 +60,7 @@ def isolated_argv(code: str, path: Sequence[str | os.PathLike] = ()) -> list[str
         allowed=tuple(dict.fromkeys([sys.prefix, sys.base_prefix, *site_packages()])),
         message=LEAK_MESSAGE, status=LEAK_STATUS,
     )
-    return [sys.executable, "-I", "-S", "-c", prelude + code]
+    return [sys.executable, "-I", "-S", "-B", "-c", prelude + code]  # -B: no __pycache__ in the folders it checks
 
 
 def run_isolated(

@@ -148,6 +148,7 @@ def test_staged_space_runs_where_bioalbert_is_not_installed(tmp_path, ner_dir, a
     which ends the process at the first file it opens here), serves the page and tags like the tagging API."""
     folder = stage(tmp_path / "space", [str(ner_dir)])
     assert (folder / "models.txt").read_text().splitlines()[-1] == "models/micro-ncbi"
+    assert not list(folder.rglob("__pycache__")), "staging left bytecode in the folder to push"
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HOME": str(tmp_path / "hf-home")}
