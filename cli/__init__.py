@@ -1,6 +1,7 @@
 """The `bioalbert` command: one subcommand per job, each a module with its own `main(argv)`."""
 
 import importlib
+import os
 import sys
 
 # subcommand -> (module, one-line help). Modules are imported only when their subcommand runs.
@@ -20,9 +21,17 @@ COMMANDS = {
 }
 
 
+# What bad input raises (a missing, unreadable or wrong kind of file or folder, an unknown name, a malformed value):
+# every command reports it as one line naming the file or field, and exits 2. BIOALBERT_TRACEBACK=1 shows the
+# traceback instead (for an error that is a bug rather than bad input).
+INPUT_ERRORS = (OSError, ValueError)
+TRACEBACK_VAR = "BIOALBERT_TRACEBACK"
+
+
 def usage() -> str:
     lines = ["usage: bioalbert <command> [--help] [args]", "", "commands:"]
     lines += [f"  {name:<16} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", f"Bad input is reported in one line (exit status 2); set {TRACEBACK_VAR}=1 to see the traceback."]
     return "\n".join(lines)
 
 
@@ -35,4 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bioalbert: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
-    return module.main(argv[1:]) or 0
+    try:
+        return module.main(argv[1:]) or 0
+    except INPUT_ERRORS as error:
+        if os.environ.get(TRACEBACK_VAR):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__  # one line, whatever the library wrote
+        print(f"bioalbert {argv[0]}: error: {message}", file=sys.stderr)
+        return 2

@@ -72,6 +72,15 @@ def read_conll(path: str | os.PathLike, repair_iob: bool = False) -> list[dict]:
         tokens.clear()
         tags.clear()
 
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")  # first, so that a wrong encoding is named by line, not as a codec error mid-file
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise BioNERFormatError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x}); convert it first, e.g. "
+            "`iconv -f latin1 -t utf-8`"
+        ) from error
     with open(path, encoding="utf-8", newline="") as handle:
         for number, line in enumerate(handle, start=1):
             line = line.rstrip("\r\n")

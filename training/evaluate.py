@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoModelForTokenClassification, HfArgumentParser
+from transformers import HfArgumentParser
 
-import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
+from bioalbert.modeling.loading import load_ner_model
 
 from .bioner_data import BioNERFormatError, load_bioner
 from .finetune import INFO_FILE, dataset_name, write_predictions
@@ -24,7 +24,6 @@ from .finetune_joint import BENCHMARK_CORPUS, to_corpus_tags
 from .ner_metric import compute_ner_metrics
 from .ner_windows import predict_words
 from .results import write_result
-from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +57,7 @@ def evaluate_model(args: EvaluateArguments) -> dict:
     sentences = list(split["tokens"])
     gold = [[names[i] for i in tags] for tags in split["ner_tags"]]
 
-    model = AutoModelForTokenClassification.from_pretrained(args.model)
-    tokenizer = load_tokenizer(args.model)
+    tokenizer, model = load_ner_model(args.model)  # names the folder if it is missing, incomplete or not for NER
     info_path = Path(args.model, INFO_FILE)
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     # An all-types model (`bioalbert finetune-joint`) scores a benchmark on that benchmark's own types, its
@@ -109,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     (args,) = HfArgumentParser(EvaluateArguments).parse_args_into_dataclasses(argv)
     if args.dataset is None and args.test_file is None:
-        raise SystemExit("bioalbert evaluate: pass --dataset NAME|PATH or --test-file FILE")
+        print("bioalbert evaluate: error: pass --dataset NAME|PATH or --test-file FILE", file=sys.stderr)
+        return 2
     if args.test_file and not args.dataset:
         args.split = "test"
     try:

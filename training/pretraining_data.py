@@ -20,6 +20,8 @@ import torch
 from datasets import Dataset, load_dataset
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase, TrainerCallback
 
+from .datadir import check_text_file
+
 METASPACE = "▁"
 # Part of the cache file names: bump it when the example-building code changes, so stale caches are not reused.
 DATA_FORMAT_VERSION = 2
@@ -47,8 +49,7 @@ def load_documents(
     if not files:
         raise FileNotFoundError("No corpus files given (pass --corpus FILE [FILE ...] or a recipe with corpus globs).")
     for path in files:
-        if not path.is_file():
-            raise FileNotFoundError(f"Corpus file not found: {path}")
+        check_text_file(path)
         if path.stat().st_size == 0:
             raise ValueError(f"Corpus file is empty: {path}")
     return load_dataset(

@@ -23,20 +23,19 @@ from transformers.models.albert import AlbertTokenizer
 # load_tokenizer lives with the model code (inference needs it too); the training commands import it from here.
 from bioalbert.modeling.loading import SPECIAL_TOKENS, load_tokenizer  # noqa: F401
 
-from .datadir import resolve_data_dir
+from .datadir import check_text_file, resolve_data_dir
 
 METASPACE = "▁"
 
 
 def read_lines(paths: Iterable[str | Path], max_lines: int | None = None) -> Iterator[str]:
-    """Yields the non-empty lines of plain or gzip text files; a missing file fails before any work starts and a
-    file without text fails naming it."""
+    """Yields the non-empty lines of plain or gzip text files; a missing or unreadable file fails before any work
+    starts and a file without text fails naming it."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise FileNotFoundError("No corpus files given.")
     for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"Corpus file not found: {path}")
+        check_text_file(path)
 
     def lines() -> Iterator[str]:
         for path in paths:
