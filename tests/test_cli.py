@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bioalbert.cli import COMMANDS, main
+from bioalbert.cli import COMMANDS, TRACEBACK_VAR, main
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -118,3 +118,9 @@ def test_the_console_script_reports_bad_input_without_a_traceback(inputs):
                            "--test-file", str(inputs["foo_tags"])], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(f"bioalbert evaluate: error: {inputs['foo_tags']} has tags")
+
+
+def test_the_traceback_variable_shows_the_error_itself(inputs, monkeypatch):
+    monkeypatch.setenv(TRACEBACK_VAR, "1")
+    with pytest.raises(FileNotFoundError, match="Folder not found"):
+        main(["init-model", "--tokenizer", str(inputs["missing"]), "--output-dir", str(inputs["out"])])
