@@ -33,6 +33,8 @@ def test_shipped_folder_is_a_complete_fp16_model_repo(folder):
     for name in ("tokenizer.json", "README.md", "configuration_bioalbert.py", "modeling_bioalbert.py"):
         assert (folder / name).is_file(), name
     assert list((folder / "results").glob("*.json")), "the results the model was scored with"
+    # The Hub's LFS rules would apply to this repository's own git (no LFS server behind it): staged without them.
+    assert not (folder / ".gitattributes").exists()
 
 
 def test_models_folder_stays_within_its_budget():
