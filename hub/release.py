@@ -264,8 +264,10 @@ def stage(
             shutil.copy2(code_dir / name, staging / name)
         card.save(staging / "README.md")
         provenance = {f"{record['dataset']}.json": record for record in records}
-        if (model_dir / "pretraining_metrics.json").is_file():
-            provenance["pretraining.json"] = json.loads((model_dir / "pretraining_metrics.json").read_text())
+        summary = next((path for path in (model_dir / "pretraining_metrics.json", model_dir / RESULTS_FOLDER /
+                                          "pretraining.json") if path.is_file()), None)
+        if summary:
+            provenance["pretraining.json"] = json.loads(summary.read_text())
         if provenance:
             (staging / RESULTS_FOLDER).mkdir()
             for name, record in provenance.items():
