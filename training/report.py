@@ -255,8 +255,7 @@ def splice_figures(results_dir, readme: Path) -> list[str]:
     return refreshed
 
 
-QUICKSTART_TEXT = ("Germline mutations in BRCA1 predispose to hereditary breast and ovarian cancer; tamoxifen reduces "
-                   "the risk in carriers and in mice.")
+QUICKSTART_TEXT = "Mutations in BRCA1 predispose to hereditary breast and ovarian cancer; tamoxifen reduces the risk in mice."
 
 
 def quickstart_markdown(model: str) -> str:
@@ -265,13 +264,16 @@ def quickstart_markdown(model: str) -> str:
 
     ner = pipeline("ner", model=model, trust_remote_code=True, aggregation_strategy="first")
     # Exactly what the printed code prints.
-    printed = [" ".join(str(value) for value in (e["entity_group"], e["start"], e["end"], e["word"], round(e["score"], 2)))
+    printed = [" ".join(str(value) for value in (e["entity_group"], e["start"], e["end"],
+                                                 repr(QUICKSTART_TEXT[e["start"]:e["end"]]), round(e["score"], 2)))
                for e in ner(QUICKSTART_TEXT)]
     return "\n".join([
         "```python", "from transformers import pipeline", "",
         f'ner = pipeline("ner", model="{model}", trust_remote_code=True, aggregation_strategy="first")',
-        f'for entity in ner("{QUICKSTART_TEXT}"):',
-        '    print(entity["entity_group"], entity["start"], entity["end"], entity["word"], round(entity["score"], 2))',
+        f'text = "{QUICKSTART_TEXT}"',
+        "for entity in ner(text):",
+        '    start, end = entity["start"], entity["end"]',
+        '    print(entity["entity_group"], start, end, repr(text[start:end]), round(entity["score"], 2))',
         "```", "", "```text", *printed, "```",
     ])
 
