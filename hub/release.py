@@ -24,7 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
-OPTIONAL_FILES = ("special_tokens_map.json", "spiece.model")
+# bioalbert_finetune.json: what an NER model was trained on (labels, windows, an all-types model's type table, which
+# `bioalbert evaluate` and `bioalbert demo` read).
+OPTIONAL_FILES = ("special_tokens_map.json", "spiece.model", "bioalbert_finetune.json")
 REMOTE_CODE_FILES = ("configuration_bioalbert.py", "modeling_bioalbert.py")
 GENERATED_FILES = ("README.md", ".gitattributes")
 MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + GENERATED_FILES

@@ -77,7 +77,7 @@ def test_staged_ner_folder_is_exactly_a_model_repo(staged_ner, ner_model):
     import bioalbert.modeling
 
     model_dir, results_dir = ner_model
-    assert {path.name for path in staged_ner.iterdir()} == REPO_FILES | {"results"}
+    assert {path.name for path in staged_ner.iterdir()} == REPO_FILES | {"results", "bioalbert_finetune.json"}
     # The results file the card was made from travels with the weights.
     assert json.loads((staged_ner / "results" / "ncbi_disease.json").read_text()) == \
         json.loads((results_dir / "micro-ner" / "ncbi_disease.json").read_text())

@@ -37,6 +37,11 @@ def test_shipped_folder_is_a_complete_fp16_model_repo(folder):
     assert not (folder / ".gitattributes").exists()
 
 
+def test_shipped_tagger_carries_its_type_table():
+    info = json.loads((SHIPPED_NER_DIR / "bioalbert_finetune.json").read_text())
+    assert info["corpus_types"]["bc2gm"] == {"Gene": ["Gene", "DNA", "RNA"]}  # what evaluate and demo map with
+
+
 def test_models_folder_stays_within_its_budget():
     assert sum(path.stat().st_size for path in MODELS.rglob("*") if path.is_file()) <= 40 * MB
 
