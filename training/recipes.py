@@ -173,7 +173,6 @@ RECIPES: dict[str, Recipe] = {
             f"wall-clock budget of about 6 minutes on {CORPUS_SPECS['pubmed-task'][1]}; sequences of 128 pieces, "
             f"batch 256, at most 4,000 steps (about 131M pieces).{NOT_PUBMED_SCALE}",
             hardware="1 GPU (H100/H200), about 6 minutes; bf16",
-            position_bias="alibi",
         ),
     )
 }
