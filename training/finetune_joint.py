@@ -36,10 +36,19 @@ from transformers import (
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 
 from .bioner_data import BioNERFormatError, label_list, load_bioner
-from .finetune import INFO_FILE, NerTrainer, NerTrainingArguments, TimeBudget, argmax_logits, last_complete_checkpoint
+from .finetune import (
+    INFO_FILE,
+    NerTrainer,
+    NerTrainingArguments,
+    TimeBudget,
+    argmax_logits,
+    copy_model_files,
+    last_complete_checkpoint,
+    summarize,
+)
 from .ner_metric import compute_ner_metrics
 from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
-from .results import mean_std, write_result
+from .results import write_result
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -237,13 +246,12 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
     return record
 
 
-def score_benchmark(model_dir: Path, tokenizer, benchmark: str, args, batch_size: int) -> dict:
+def score_benchmark(model, tokenizer, benchmark: str, args, batch_size: int) -> dict:
     """Test scores of the joint model on one benchmark, on that benchmark's own types."""
     test = load_corpus(benchmark, args.data_dir, {"test": args.max_test_sentences})["test"]
     names = test.features["ner_tags"].feature.names
     gold = [[names[i] for i in tags] for tags in test["ner_tags"]]
     types = {tag[2:] for tags in gold for tag in tags if tag != "O"}
-    model = AutoModelForTokenClassification.from_pretrained(model_dir)
     started = time.perf_counter()
     union = predict_words(model, tokenizer, list(test["tokens"]), batch_size, args.max_seq_length, args.window_stride)
     predictions = [to_corpus_tags(tags, CORPUS_TYPES[BENCHMARK_CORPUS[benchmark]], types) for tags in union]
@@ -280,9 +288,7 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
         runs.append(train_seed(seed, args, seed_args, tokenizer, labels, label_sets, train, dev))
         logger.info("Seed %d: dev macro entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
     best = max(runs, key=lambda record: record["dev"]["entity_f1"])
-    for path in (output_dir / f"seed-{best['seed']}").iterdir():
-        if path.is_file() and path.name not in ("run.json", "training_args.bin"):
-            (output_dir / path.name).write_bytes(path.read_bytes())
+    copy_model_files(output_dir / f"seed-{best['seed']}", output_dir)
     info = {"base_model": args.model, "dataset": "all-types", "corpora": args.corpora, "labels": labels,
             "corpus_types": {corpus: CORPUS_TYPES[corpus] for corpus in args.corpora}, "seeds": args.seeds,
             "best_seed": best["seed"], "max_seq_length": args.max_seq_length, "window_stride": args.window_stride}
@@ -294,11 +300,12 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
                 "epochs": statistics.fmean(r["epochs"] for r in runs),
                 "train_wall_time_s": round(sum(r["train_wall_time_s"] for r in runs), 1),
                 "loss": "partial-label marginal likelihood over the union of types (training/finetune_joint.py)"}
+    models = {r["seed"]: AutoModelForTokenClassification.from_pretrained(output_dir / f"seed-{r['seed']}") for r in runs}
     results = []
     for benchmark in args.benchmarks:
         started = time.perf_counter()
-        per_seed = {r["seed"]: score_benchmark(output_dir / f"seed-{r['seed']}", tokenizer, benchmark, args,
-                                               training_args.per_device_eval_batch_size) for r in runs}
+        per_seed = {seed: score_benchmark(model, tokenizer, benchmark, args, training_args.per_device_eval_batch_size)
+                    for seed, model in models.items()}
         result = {"model": args.model_name or output_dir.name, "model_path": str(output_dir),
                   "base_model": args.model, "dataset": benchmark, "split": "test", "seeds": args.seeds,
                   "runs": [{"seed": r["seed"], "dev_entity_f1": r["dev"][f"{BENCHMARK_CORPUS[benchmark]}_entity_f1"],
@@ -308,12 +315,7 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
                             "train_wall_time_s": r["train_wall_time_s"]} for r in runs],
                   "training": training, "test_sentences": per_seed[best["seed"]]["sentences"],
                   "wall_time_s": round(time.perf_counter() - started, 1)}
-        for level in ("entity", "token"):
-            f1, f1_std = mean_std([scores[f"{level}_f1"] for scores in per_seed.values()])
-            result[level] = {"f1": f1, "f1_std": f1_std,
-                             "precision": statistics.fmean(s[f"{level}_precision"] for s in per_seed.values()),
-                             "recall": statistics.fmean(s[f"{level}_recall"] for s in per_seed.values())}
-        result["per_type"] = per_seed[best["seed"]]["per_type"]
+        result.update(summarize([{"test": scores} for scores in per_seed.values()]))  # as `bioalbert finetune`
         write_result(result, args.results_dir)
         logger.info("%s: test entity F1 %.2f", benchmark, 100 * result["entity"]["f1"])
         results.append(result)
