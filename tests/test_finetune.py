@@ -193,3 +193,12 @@ def test_missing_benchmark_is_reported_without_a_traceback(micro_pretrained_dir,
     code = finetune.main(["--model", str(micro_pretrained_dir), "--dataset", "bc4chemd", "--output-dir", str(tmp_path)])
     assert code == 2
     assert "bioalbert finetune: error: Benchmark 'bc4chemd' is not available" in capsys.readouterr().err
+
+
+def test_bf16_is_the_default_exactly_where_the_hardware_runs_it_natively(micro_pretrained_dir, tmp_path):
+    from bioalbert.training.precision import native_bf16
+
+    training_args = finetune_args(micro_pretrained_dir, tmp_path / "ner", tmp_path / "results")[3]
+    assert training_args.bf16 == (native_bf16() is not None)
+    training_args = finetune_args(micro_pretrained_dir, tmp_path / "ner", tmp_path / "results", "--bf16", "false")[3]
+    assert not training_args.bf16  # the command line wins

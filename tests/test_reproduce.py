@@ -4,6 +4,7 @@ across an interrupted and resumed run."""
 import importlib.util
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,35 @@ def test_a_model_pretrained_with_another_recipe_version_stops_the_run(tmp_path, 
     config_file.write_text(json.dumps({**config, **PRESETS["tiny"], "embedding_size": 64}))
     with pytest.raises(SystemExit, match=r"embedding_size \(64 -> "):
         pretrained_with(folder, "tiny-pubmed")
+
+
+def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretraining(
+    tmp_path, monkeypatch, micro_pretrained_dir, data_dir, capsys
+):
+    from bioalbert.training import reproduce
+
+    recipe = replace(RECIPES["cpu-demo"], name="micro", start_model=str(micro_pretrained_dir), random_baseline=True,
+                     finetune_flags=("--num-train-epochs", "1", "--per-device-train-batch-size", "8"),
+                     max_sentences={"train": 24, "eval": 16, "test": 16})
+    monkeypatch.setitem(reproduce.RECIPES, "micro", recipe)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    argv = ["--recipe", "micro", "--datasets", "ncbi_disease", "--skip-peer", "true", "--data-dir", str(data_dir),
+            "--runs-dir", str(runs), "--results-dir", str(results), "--release-dir", str(tmp_path / "release")]
+
+    assert reproduce.main(argv) == 0
+
+    printed = capsys.readouterr().out
+    assert "tokenizer: output exists and is valid, skipped" in printed
+    assert "pretraining: output exists and is valid, skipped" in printed
+    assert not (runs / "micro" / "tokenizer").exists() and not (runs / "micro" / "pretrained").exists()
+    ours = json.loads((results / "micro" / "ncbi_disease.json").read_text())
+    assert Path(ours["base_model"]).resolve() == micro_pretrained_dir.resolve()
+    # The random-init baseline shares the persisted encoder's tokenizer, so the two differ in their weights only.
+    random_config = json.loads((runs / "micro" / "random-init" / "config.json").read_text())
+    assert random_config["vocab_size"] == json.loads((micro_pretrained_dir / "config.json").read_text())["vocab_size"]
+
+    # A fine-tune made from another encoder is not reused as this one's.
+    (runs / "micro" / "start_model.txt").write_text("/elsewhere/pretrained\n")
+    assert reproduce.main(argv) == 0
+    assert "removing" in capsys.readouterr().out
+    assert (runs / "micro" / "ner" / "micro-ncbi_disease" / "config.json").is_file()  # made again

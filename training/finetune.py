@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import torch
 from datasets import Dataset
 from torch.utils.data import SequentialSampler
 from transformers import (
@@ -38,6 +39,7 @@ import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto clas
 from .bioner_data import BioNERFormatError, load_bioner
 from .ner_metric import compute_ner_metrics
 from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
+from .precision import precision_flags, precision_name
 from .results import mean_std, write_result
 from .tokenizer import load_tokenizer
 
@@ -106,8 +108,9 @@ class NerTrainingArguments(TrainingArguments):
 
 
 def parse_args(argv):
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, NerTrainingArguments))
-    model_args, data_args, run_args, training_args = parser.parse_args_into_dataclasses(argv)
+    model_args, data_args, run_args, training_args = parser.parse_args_into_dataclasses(precision_flags() + argv)
     if training_args.output_dir is None:
         parser.error("--output-dir is required")
     return model_args, data_args, run_args, training_args
@@ -340,6 +343,8 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
             "learning_rate": training_args.learning_rate,
             "batch_size": training_args.per_device_train_batch_size,
             "max_seq_length": model_args.max_seq_length,
+            "precision": precision_name(training_args),
+            "torch_threads": torch.get_num_threads(),
             "train_sentences": len(windowed["train"].sentences),
             "train_windows": len(windowed["train"].windows),
             "dev_sentences": len(windowed["validation"].sentences),

@@ -48,6 +48,7 @@ from .finetune import (
 )
 from .ner_metric import compute_ner_metrics
 from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
+from .precision import precision_flags, precision_name
 from .results import write_result
 from .tokenizer import load_tokenizer
 
@@ -297,6 +298,7 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
     training = {"corpora": args.corpora, "train_sentences": train_sentences, "max_epochs": training_args.num_train_epochs,
                 "max_train_minutes": args.max_train_minutes, "learning_rate": training_args.learning_rate,
                 "batch_size": training_args.per_device_train_batch_size, "max_seq_length": args.max_seq_length,
+                "precision": precision_name(training_args), "torch_threads": torch.get_num_threads(),
                 "epochs": statistics.fmean(r["epochs"] for r in runs),
                 "train_wall_time_s": round(sum(r["train_wall_time_s"] for r in runs), 1),
                 "loss": "partial-label marginal likelihood over the union of types (training/finetune_joint.py)"}
@@ -325,7 +327,8 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     parser = HfArgumentParser((JointArguments, JointTrainingArguments))
-    args, training_args = parser.parse_args_into_dataclasses(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, training_args = parser.parse_args_into_dataclasses(precision_flags() + argv)
     if training_args.output_dir is None:
         parser.error("--output-dir is required")
     try:

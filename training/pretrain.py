@@ -37,6 +37,7 @@ from bioalbert.modeling.configuration_bioalbert import PRESETS
 
 from .datadir import resolve_data_dir
 from .init_model import init_model
+from .precision import precision_flags, precision_name
 from .pretraining_data import EpochSetter, NgramMaskingCollator, build_pretraining_dataset, load_documents
 from .recipes import get_recipe
 from .results import environment
@@ -217,27 +218,6 @@ def recipe_flags(variant: str) -> list[str]:
     ]  # fmt: skip
 
 
-def native_bf16() -> str | None:
-    """Where bf16 autocast runs natively: "cuda" (Ampere or newer), "cpu" (oneDNN has bf16 kernels: AVX512-BF16 or
-    AMX), else None. Emulated bf16 is slower than fp32, so it is only worth turning on where it is native."""
-    if torch.cuda.is_available():
-        return "cuda" if torch.cuda.is_bf16_supported() else None
-    try:  # no public API says whether oneDNN has native bf16 kernels; PyTorch's own CPU tests ask this op
-        return "cpu" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
-    except (AttributeError, RuntimeError):
-        return None
-
-
-def precision_flags() -> list[str]:
-    """bf16 mixed precision wherever it is native: on this project's AVX512-BF16 CPU the tiny recipe sees twice the
-    tokens in its 45 minutes (docs/research.md, pretraining table). Trainer wants `--use_cpu` for bf16 on CPU.
-    `--bf16 false` on the command line turns it off."""
-    device = native_bf16()
-    if device is None:
-        return []
-    return ["--bf16", "true", *(["--use_cpu", "true"] if device == "cpu" else [])]
-
-
 def parse_args(argv: list[str] | None) -> tuple[PretrainArguments, TrainingArguments]:
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False)
@@ -411,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             "wall_minutes_this_session": round((time.time() - started) / 60, 2),
             "max_train_minutes": args.max_train_minutes,
             "train_runtime_s": result.metrics.get("train_runtime"),
-            "precision": "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32",
+            "precision": precision_name(training_args),
             "model_sizes": model_sizes(model.config),
             "position_bias": model.config.position_bias or "none",
             "final": last,

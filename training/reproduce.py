@@ -3,7 +3,9 @@ benchmark (several seeds) -> evaluation -> spaCy peer baseline -> results table 
 release folders with generated cards.
 
     bioalbert reproduce --recipe cpu-demo          # about 8 minutes on 2 CPU cores (`make reproduce`)
-    bioalbert reproduce --recipe cpu-full          # the best a 2-core CPU reaches in a few hours
+    bioalbert reproduce --recipe cpu-full          # the best a 2-core CPU reaches in a few hours, from the
+                                                   # persisted models/bioalbert-tiny-pubmed-task (--pretrain true:
+                                                   # tokenizer and pretraining first, about 100 more minutes)
     bioalbert reproduce --recipe base-pubmed       # GPU recipes of the four release variants (see README)
     bioalbert reproduce --recipe cpu-full --update-docs true   # also splice the table into docs/research.md
 
@@ -48,6 +50,9 @@ class ReproduceRecipe:
     max_sentences: dict = field(default_factory=dict)
     pretrain_corpus: tuple[str, ...] = ()  # files relative to the data folder; empty: the variant's own corpus
     minutes: dict = field(default_factory=dict)  # rough stage durations on the target hardware, for the ETA
+    # The encoder this recipe's pretraining made, kept in the repository (relative to its root): fine-tunes start
+    # from it and the tokenizer and pretraining stages are skipped, unless --pretrain true remakes both in runs/.
+    start_model: str | None = None
 
 
 def _gpu(variant: str) -> ReproduceRecipe:
@@ -90,10 +95,10 @@ RECIPES = {
         ),
         ReproduceRecipe(
             name="cpu-full",
-            description="the best a 2-core CPU reaches at an equal budget: 16k tokenizer, the tiny ALiBi model "
-            "pretrained on PubMed-style abstracts plus the NER corpora's unlabelled training text (2,400 steps), "
-            "15 minutes of fine-tuning per benchmark and seed (3 seeds, checkpoint chosen on devel), a random-init "
-            "baseline and spaCy with the same 15 minutes",
+            description="the best a 2-core CPU reaches at an equal budget: the tiny ALiBi model pretrained on "
+            "PubMed-style abstracts plus the NER corpora's unlabelled training text (models/bioalbert-tiny-pubmed-task; "
+            "--pretrain true remakes it: 16k tokenizer, 2,400 steps), 15 minutes of fine-tuning per benchmark and seed "
+            "(3 seeds, checkpoint chosen on devel), a random-init baseline and spaCy with the same 15 minutes",
             # ALiBi, the piece prior and task-adaptive text are what beat random init (docs/research.md): 68.9 vs 61.3
             # on NCBI-disease. 2,400 steps take 60 to 90 minutes on a 2-core AVX2 CPU in fp32 (1.5 to 2.2 s a step,
             # 2.2 with one torch thread), about 15 on one with AVX512-BF16; the step count, not the clock, fixes the
@@ -109,6 +114,8 @@ RECIPES = {
             peer_minutes=15,
             random_baseline=True,
             minutes={"tokenizer": 3, "pretrain": 70, "finetune": 46, "peer": 16, "release": 0.5},
+            # Pretraining is the one shared cost (60 to 100 minutes on 2 cores): made once, kept, fine-tuned from.
+            start_model="models/bioalbert-tiny-pubmed-task",
         ),
         *(_gpu(v) for v in ("base-pubmed", "base-pubmed-pmc", "large-pubmed", "large-pubmed-pmc")),
     )
@@ -124,6 +131,11 @@ class ReproduceArguments:
     release_dir: str = field(default="release", metadata={"help": "Where staged Hub folders go."})
     datasets: list[str] = field(default_factory=list, metadata={"help": "Only these benchmarks (default: all present)."})
     skip_peer: bool = field(default=False, metadata={"help": "Do not train the spaCy peer baseline."})
+    pretrain: bool = field(
+        default=False,
+        metadata={"help": "Train the tokenizer and pretrain the encoder in runs/ even where the recipe starts from a "
+                  "persisted one in models/ (cpu-full)."},
+    )
     update_docs: bool = field(
         default=False, metadata={"help": f"Splice the results table into {DOCS}'s `reproduce-<recipe>` block."}
     )
@@ -172,6 +184,10 @@ def call(module_main, argv: list[str]) -> None:
 
 def has_model(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def vocab_size(model_dir: Path) -> int:
+    return json.loads((model_dir / "config.json").read_text())["vocab_size"]
 
 
 def size_changes(model_dir: Path, preset: str) -> list[str]:
@@ -234,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.runs_dir) / recipe.name
     results_dir = Path(args.results_dir)
     tokenizer_dir, pretrained_dir, random_dir = run_dir / "tokenizer", run_dir / "pretrained", run_dir / "random-init"
+    persisted = REPO / recipe.start_model if recipe.start_model and not args.pretrain else None
+    if persisted:
+        if not has_model(persisted):
+            raise SystemExit(f"{persisted}: the recipe's persisted encoder is missing (config.json and "
+                             "model.safetensors); restore it with git, or pass --pretrain true to make one in runs/.")
+        tokenizer_dir = pretrained_dir = persisted  # a staged model folder holds its tokenizer
+        print(f"Fine-tuning starts from {persisted} (--pretrain true would pretrain a new encoder instead).", flush=True)
     ours, random_name, peer = f"{recipe.name}", f"{recipe.name}-random-init", f"spacy-peer-{recipe.name}"
     print(f"Recipe {recipe.name}: {recipe.description}.\nBenchmarks: {', '.join(datasets)}; data: {data_dir}", flush=True)
     caps = [flag for split, limit in recipe.max_sentences.items() for flag in (f"--max-{split}-sentences", limit)]
@@ -260,7 +283,13 @@ def main(argv: list[str] | None = None) -> int:
                              "--output_dir", pretrained_dir, "--run_name", f"{recipe.name}-{recipe.variant}",
                              "--results_dir", results_dir, *corpus, *recipe.pretrain_flags, *resume])
 
-    stages.run("pretraining", "pretrain", lambda: pretrained_with(pretrained_dir, recipe.variant), pretrain_action)
+    stages.run("pretraining", "pretrain", lambda: bool(persisted) or pretrained_with(pretrained_dir, recipe.variant),
+               pretrain_action)
+    start_file = run_dir / "start_model.txt"  # which encoder the fine-tunes in ner/ started from
+    if start_file.is_file() and start_file.read_text().strip() != str(pretrained_dir.resolve()):
+        remove_fine_tunes(ours, start_file.read_text().strip())
+    start_file.parent.mkdir(parents=True, exist_ok=True)
+    start_file.write_text(f"{pretrained_dir.resolve()}\n")
     if recipe.random_baseline:
         from . import init_model
 
@@ -271,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
             call(init_model.main, ["--preset", preset, "--tokenizer", tokenizer_dir, "--output-dir", random_dir,
                                    "--position-bias", get_recipe(recipe.variant).position_bias])
 
-        stages.run("random-init baseline model", "release",
-                   lambda: has_model(random_dir) and not size_changes(random_dir, preset), random_init_action)
+        def random_init_done() -> bool:  # same sizes and the start's vocabulary (tokenizer) as what it is compared to
+            return (has_model(random_dir) and not size_changes(random_dir, preset)
+                    and vocab_size(random_dir) == vocab_size(pretrained_dir))
+
+        stages.run("random-init baseline model", "release", random_init_done, random_init_action)
 
     for start, name in zip(starts, [ours, random_name]):
         for dataset in datasets:
