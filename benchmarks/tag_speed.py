@@ -11,6 +11,13 @@ Every configuration runs in its own process, so "peak MB" is that process's maxi
 tokenizer and Python included). spaCy runs `nlp.pipe` over the same raw texts (its own tokenizer) in the same
 run, with the pipeline trained by `benchmarks/spacy_peer.py`. The tag-speed table of docs/benchmarks.md is generated
 from the `--output` JSON (`python -m bioalbert.training.report --readme docs/benchmarks.md`).
+
+Every type at once (issue #21): the all-types model in one pass, against one model per benchmark on the same encoder
+run one after another, and against one spaCy pipeline per benchmark run one after another:
+
+    python benchmarks/tag_speed.py --presets --batch-sizes 32 --all-types models/bioalbert-tiny-ner \
+        --single-task-encoder models/bioalbert-tiny-pubmed-task --spacy-root runs/reproduce/cpu-full/spacy \
+        --output results/benchmarks/tag_speed_all_types.json
 """
 
 import argparse
@@ -41,16 +48,19 @@ def test_sentences(data_dir, dataset):
     return read_conll(resolve_data_dir(data_dir) / "bioner" / dataset / "test.tsv")
 
 
-def run_tagger(queue, model, batch_size, texts, threads, quantize, compile, gold=None):
+def run_tagger(queue, models, batch_size, texts, threads, quantize, compile, gold=None):
+    """Tags `texts` with each of `models` in turn (one model: one tagger; several: what a user runs to get all
+    their types from single-type models) and reports the total time."""
     import torch
 
     torch.set_num_threads(threads)
     from bioalbert.inference import Tagger
 
-    tagger = Tagger(model, batch_size=batch_size, quantize=quantize, compile=compile)
-    tagger.tag(texts[:32])  # warm-up (and compilation)
+    taggers = [Tagger(model, batch_size=batch_size, quantize=quantize, compile=compile) for model in models]
+    for tagger in taggers:
+        tagger.tag(texts[:32])  # warm-up (and compilation)
     started = time.perf_counter()
-    results = tagger.tag(texts)
+    results = [tagger.tag(texts) for tagger in taggers][0]
     seconds = time.perf_counter() - started
     record = {"seconds": seconds, "peak_mb": peak_mb()}
     if gold is not None:
@@ -62,13 +72,14 @@ def run_tagger(queue, model, batch_size, texts, threads, quantize, compile, gold
     queue.put(record)
 
 
-def run_spacy(queue, folder, batch_size, texts, threads):
+def run_spacy(queue, folders, batch_size, texts, threads):
     import spacy
 
-    nlp = spacy.load(Path(folder) / "model")
-    list(nlp.pipe(texts[:32]))
+    pipelines = [spacy.load(Path(folder) / "model") for folder in folders]
+    for nlp in pipelines:
+        list(nlp.pipe(texts[:32]))
     started = time.perf_counter()
-    docs = list(nlp.pipe(texts, batch_size=batch_size))
+    docs = [doc for nlp in pipelines for doc in nlp.pipe(texts, batch_size=batch_size)]
     seconds = time.perf_counter() - started
     queue.put({"seconds": seconds, "peak_mb": peak_mb(),
                "entities": sum(len(doc.ents) for doc in docs)})
@@ -100,6 +111,31 @@ def random_model(tokenizer_dir, preset, folder) -> str:
     return str(path)
 
 
+def single_task_models(encoder, folder, data_dir) -> list[str]:
+    """One token classifier per benchmark on `encoder`, each with its benchmark's labels: the models a user runs one
+    after another to get every type without the all-types model. Their heads are untrained; speed does not depend
+    on the weights."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from bioalbert.training.bioner_data import read_conll
+    from bioalbert.training.datadir import resolve_data_dir
+    from bioalbert.training.finetune_joint import BENCHMARK_CORPUS
+
+    tokenizer = AutoTokenizer.from_pretrained(encoder)
+    paths = []
+    for benchmark in BENCHMARK_CORPUS:
+        devel = read_conll(resolve_data_dir(data_dir) / "bioner" / benchmark / "devel.tsv")
+        labels = ["O", *sorted({tag for sentence in devel for tag in sentence["ner_tags"]} - {"O"})]
+        model = AutoModelForTokenClassification.from_pretrained(
+            encoder, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)})
+        path = Path(folder) / f"single-{benchmark}"
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+        paths.append(str(path))
+    return paths
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", help="Tokenizer folder for the random preset models.")
@@ -107,6 +143,10 @@ def main(argv=None) -> int:
     parser.add_argument("--model", help="A fine-tuned folder: also measure its F1 in fp32 and int8.")
     parser.add_argument("--batch-sizes", nargs="*", type=int, default=[1, 8, 32])
     parser.add_argument("--spacy", help="Output folder of benchmarks/spacy_peer.py (its model/).")
+    parser.add_argument("--all-types", help="An all-types model (bioalbert finetune-joint): one pass for every type.")
+    parser.add_argument("--single-task-encoder",
+                        help="Also time one model per benchmark on this encoder, run one after another.")
+    parser.add_argument("--spacy-root", help="A folder of spacy_peer.py outputs, one per benchmark: all of them in turn.")
     parser.add_argument("--dataset", default="ncbi_disease")
     parser.add_argument("--data-dir")
     parser.add_argument("--max-sentences", type=int, help="Only the first N test sentences (quick runs).")
@@ -130,20 +170,35 @@ def main(argv=None) -> int:
     print(json.dumps(header))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        models = [(preset, random_model(args.tokenizer, preset, folder), None) for preset in args.presets] if args.tokenizer else []
+        models = [(preset, [random_model(args.tokenizer, preset, folder)], None)
+                  for preset in (args.presets if args.tokenizer else [])]
         if args.model:
-            models.append((Path(args.model).name, args.model, gold))
-        for name, path, model_gold in models:
+            models.append((Path(args.model).name, [args.model], gold))
+        if args.all_types:
+            models.append((f"{Path(args.all_types).name} (all types, one pass)", [args.all_types], None))
+        if args.single_task_encoder:
+            singles = single_task_models(args.single_task_encoder, folder, args.data_dir)
+            models.append((f"{Path(args.single_task_encoder).name} x{len(singles)} single-type models, one after "
+                           "another", singles, None))
+        for name, paths, model_gold in models:
             for quantize in [False, True] if (args.quantize or model_gold) else [False]:
                 for batch_size in args.batch_sizes:
-                    record = in_process(run_tagger, path, batch_size, texts, args.threads, quantize, args.compile, model_gold)
-                    rows.append({"system": f"bioalbert-{name}{'-int8' if quantize else ''}", "batch_size": batch_size,
+                    record = in_process(run_tagger, paths, batch_size, texts, args.threads, quantize, args.compile, model_gold)
+                    system = name if name.startswith("bioalbert") else f"bioalbert-{name}"
+                    rows.append({"system": f"{system}{'-int8' if quantize else ''}", "batch_size": batch_size,
                                  "words_per_s": round(words / record["seconds"]), **record})
                     print(json.dumps(rows[-1]), flush=True)
     if args.spacy:
         for batch_size in args.batch_sizes:
-            record = in_process(run_spacy, args.spacy, batch_size, texts, args.threads)
+            record = in_process(run_spacy, [args.spacy], batch_size, texts, args.threads)
             rows.append({"system": "spacy", "batch_size": batch_size, "words_per_s": round(words / record["seconds"]), **record})
+            print(json.dumps(rows[-1]), flush=True)
+    if args.spacy_root:
+        folders = sorted(p for p in Path(args.spacy_root).iterdir() if (p / "model").is_dir())
+        for batch_size in args.batch_sizes:
+            record = in_process(run_spacy, folders, batch_size, texts, args.threads)
+            rows.append({"system": f"spacy x{len(folders)} single-type pipelines, one after another",
+                         "batch_size": batch_size, "words_per_s": round(words / record["seconds"]), **record})
             print(json.dumps(rows[-1]), flush=True)
     from bioalbert.training.report import tag_speed_markdown
 

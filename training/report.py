@@ -158,15 +158,15 @@ def pretraining_table(results_dir: str | Path, doc_dir: str | Path = ".") -> str
     return "\n".join(lines) + "\n\n" + "\n".join(curves) if runs else ""
 
 
-def tag_speed_table(results_dir: str | Path) -> str:
-    """Markdown table of results/benchmarks/tag_speed.json (written by benchmarks/tag_speed.py --output)."""
-    path = Path(results_dir, "benchmarks", "tag_speed.json")
+def tag_speed_table(results_dir: str | Path, name: str = "tag_speed") -> str:
+    """Markdown table of results/benchmarks/<name>.json (written by benchmarks/tag_speed.py --output)."""
+    path = Path(results_dir, "benchmarks", f"{name}.json")
     return tag_speed_markdown(json.loads(path.read_text())) if path.is_file() else ""
 
 
 def tag_speed_markdown(run: dict) -> str:
     """One benchmarks/tag_speed.py run as markdown: each system's words/s, memory, ratio to spaCy's best, F1."""
-    spacy_best = max((r["words_per_s"] for r in run["rows"] if r["system"] == "spacy"), default=None)
+    spacy_best = max((r["words_per_s"] for r in run["rows"] if r["system"].startswith("spacy")), default=None)
     lines = [f"{run['words']:,} words in {run['texts']:,} texts; {run['machine']}; {run['threads']} torch threads; "
              + ", ".join(f"{k} {v}" for k, v in run["versions"].items()) + ".", "",
              "| system | batch | words/s | peak MB | vs spaCy (its best batch) | entity F1 |",
@@ -180,7 +180,7 @@ def tag_speed_markdown(run: dict) -> str:
 
 
 # Blocks besides the results tables, each generated from its own files under results/ (docs/research.md: tokenizer,
-# pretraining; docs/benchmarks.md: throughput, tag_speed).
+# pretraining; docs/benchmarks.md: throughput, tag_speed, tag_speed_all_types).
 def throughput_table(results_dir: str | Path) -> str:
     """Markdown table of results/benchmarks/pretrain_throughput/*.json (benchmarks/pretrain_throughput.py --json)."""
     runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "benchmarks", "pretrain_throughput").glob("*.json"))]
@@ -208,6 +208,7 @@ FIGURE_BLOCKS = {
     "pretraining": pretraining_table,
     "throughput": lambda results_dir, doc_dir: throughput_table(results_dir),
     "tag_speed": lambda results_dir, doc_dir: tag_speed_table(results_dir),
+    "tag_speed_all_types": lambda results_dir, doc_dir: tag_speed_table(results_dir, "tag_speed_all_types"),
 }
 
 
