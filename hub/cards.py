@@ -113,6 +113,10 @@ def read_training_metadata(model_dir: Path) -> dict:
                 tokens_seen=data.get("tokens_seen_non_padding") or data.get("tokens_seen"),
                 train_wall_time_s=data.get("train_runtime_s"),
                 converted_from=data.get("converted_from"),
+                continued_from=(data.get("continued_from") or {}).get("model"),
+                total_steps=data.get("total_steps"),
+                total_tokens_seen=data.get("total_tokens_seen"),
+                total_train_wall_time_s=data.get("total_train_runtime_s"),
             )
     return {key: value for key, value in facts.items() if value is not None}
 
@@ -158,17 +162,26 @@ def pretraining_lines(facts: dict, recipe_text: str | None) -> list[str]:
     lines.append(f"Pretrained on: {trained_on}" if trained_on else "Pretraining corpus: not recorded.")
     if facts.get("corpus_words"):
         lines.append(f"Corpus size: {facts['corpus_words']:,} words.")
+    if facts.get("continued_from"):
+        lines.append(f"Pretraining continued from `{facts['continued_from']}` (an earlier run of this project); the "
+                     "figures below are this run's, then the whole pretraining's.")
+
+    def in_all(key: str) -> str:
+        return f"; {facts[key]:,} in all" if facts.get(key) is not None else ""
+
     if facts.get("steps") is not None:
         of = f" of {facts['max_steps']:,} planned" if facts.get("max_steps") else ""
-        lines.append(f"Optimisation steps: {facts['steps']:,}{of}.")
+        lines.append(f"Optimisation steps: {facts['steps']:,}{of}{in_all('total_steps')}.")
     tokens = facts.get("tokens_seen")
-    lines.append(f"Tokens seen: {tokens:,}." if tokens else "Tokens seen: not recorded.")
+    lines.append(f"Tokens seen: {tokens:,}{in_all('total_tokens_seen')}." if tokens else "Tokens seen: not recorded.")
     if facts.get("epochs") is not None:
         lines.append(f"Passes over the corpus: {facts['epochs']:.2f} epochs.")
     hardware = _hardware(facts)
     if hardware is None and facts.get("planned_hardware"):
         hardware = f"not recorded by the run (the recipe plans {facts['planned_hardware']})"
     wall = _hours(facts["train_wall_time_s"]) if facts.get("train_wall_time_s") is not None else None
+    if wall and facts.get("total_train_wall_time_s") is not None:
+        wall += f" ({_hours(facts['total_train_wall_time_s'])} in all)"
     lines.append(f"Wall time: {wall or 'not recorded'}; hardware: {hardware or 'not recorded'}.")
     lines.append("Recorded in the model folder's " + ", ".join(f"`{name}`" for name in facts["sources"]) + ".")
     return lines

@@ -300,3 +300,25 @@ def test_recipes_use_the_shared_corpus_honestly(name, data_dir):
     assert ("no devel or test sentence" in recipe.trained_on) == bool(task_text)
     assert any(f.startswith("pmc_") for f in files) == (recipe.corpus_spec == "pubmed-pmc")
     assert "do not describe this model as PubMed-scale pretrained" in recipe.trained_on
+
+
+def test_continued_pretraining_keeps_the_whole_lineage_for_the_card(corpus_file, micro_pretrained_dir, tmp_path):
+    from bioalbert.hub.cards import pretraining_lines, read_training_metadata
+    from bioalbert.training import pretrain
+
+    first, second, third = tmp_path / "first", tmp_path / "second", tmp_path / "third"
+    short = ("--eval_strategy", "no", "--save_strategy", "no")
+    assert pretrain.main(pretrain_argv(corpus_file, micro_pretrained_dir, first, "--max_steps", "2", *short)) == 0
+    assert pretrain.main(pretrain_argv(corpus_file, first, second, "--max_steps", "3", *short)) == 0
+    assert pretrain.main(pretrain_argv(corpus_file, second, third, "--max_steps", "2", *short)) == 0
+
+    records = [json.loads((folder / "pretraining_metrics.json").read_text()) for folder in (first, second, third)]
+    assert records[0]["continued_from"] is None  # the micro start has no pretraining record
+    assert records[2]["continued_from"]["model"] == str(second)
+    assert records[2]["continued_from"]["continued_from"]["model"] == str(first)  # the whole chain, not one link
+    assert records[2]["total_steps"] == 2 + 3 + 2
+    assert records[2]["total_tokens_seen"] == sum(r["tokens_seen_non_padding"] for r in records)
+
+    lines = pretraining_lines(read_training_metadata(third), None)
+    assert any(line.startswith(f"Pretraining continued from `{second}`") for line in lines)
+    assert any(line.startswith("Optimisation steps: 2 of 2 planned; 7 in all.") for line in lines)

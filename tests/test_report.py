@@ -173,3 +173,17 @@ def test_benchmark_flops_per_token_match_torch_flop_counter():
     counted = counter.get_total_flops() / batch["input_ids"].numel()
     # The formula leaves out the pooler and SOP classifier (once per sequence): well under 0.1% here.
     assert benchmark.forward_flops_per_token(config, 64, masked_share) == pytest.approx(counted, rel=1e-3)
+
+
+def test_tag_speed_builds_one_model_per_benchmark_with_its_own_labels(tmp_path, data_dir):
+    spec = importlib.util.spec_from_file_location("tag_speed", REPO / "benchmarks" / "tag_speed.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+
+    paths = benchmark.single_task_models(REPO / "models" / "bioalbert-tiny-pubmed-task", tmp_path, data_dir)
+
+    labels = {Path(path).name: set(json.loads((Path(path) / "config.json").read_text())["id2label"].values())
+              for path in paths}
+    assert len(paths) == 7  # what a user runs one after another to get every type without the all-types model
+    assert labels["single-bc5cdr_chem"] == {"O", "B-Chemical", "I-Chemical"}
+    assert labels["single-jnlpba"] == {"O"} | {f"{p}-{t}" for p in "BI" for t in ("protein", "DNA", "RNA", "cell_line", "cell_type")}

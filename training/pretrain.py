@@ -96,6 +96,34 @@ class PretrainArguments:
     )
 
 
+def start_record(model_name_or_path: str | None) -> dict | None:
+    """The pretraining record of the model a run continues from (the `pretraining_metrics.json` of a pretraining
+    output folder, or the `results/pretraining.json` copy a staged folder carries), without its log. A continued
+    model keeps it, so its card can state the whole pretraining after the start folder is replaced. None for a new
+    model, or a start without a record (a Hub id, a converted checkpoint)."""
+    if not model_name_or_path:
+        return None
+    for name in ("pretraining_metrics.json", "results/pretraining.json"):
+        path = Path(model_name_or_path) / name
+        if path.is_file():
+            record = json.loads(path.read_text())
+            return {"model": str(model_name_or_path), **{k: v for k, v in record.items() if k != "log_history"}}
+    return None
+
+
+def lineage_totals(summary: dict) -> dict:
+    """Steps, tokens and train seconds over the whole pretraining: this run's plus those of the model it continued."""
+    start = summary.get("continued_from") or {}
+
+    def total(key: str, own: str) -> float | None:
+        before = start.get(key, start.get(own))
+        return None if before is None or summary.get(own) is None else before + summary[own]
+
+    return {"total_steps": total("total_steps", "global_step"),
+            "total_tokens_seen": total("total_tokens_seen", "tokens_seen_non_padding"),
+            "total_train_runtime_s": total("total_train_runtime_s", "train_runtime_s")}
+
+
 def unigram_log_prior(dataset, tokenizer, max_examples: int = 20_000) -> torch.Tensor:
     """Log relative frequency of each piece (add-one smoothed; special tokens, never MLM targets, at the floor) over
     the first `max_examples` training examples."""
@@ -396,8 +424,11 @@ def main(argv: list[str] | None = None) -> int:
             "position_bias": model.config.position_bias or "none",
             "final": last,
             **environment(),
+            "continued_from": start_record(args.model_name_or_path),
             "log_history": history,
         }
+        if summary["continued_from"]:
+            summary.update(lineage_totals(summary))
         (output_dir / "pretraining_metrics.json").write_text(json.dumps(summary, indent=2))
         plot_curves(history, output_dir / "pretraining_curves.png")
         if args.results_dir:
