@@ -102,6 +102,7 @@ def read_training_metadata(model_dir: Path) -> dict:
             facts["recipe"] = data.get("variant") or (recipe.get("name") if isinstance(recipe, dict) else recipe)
             if isinstance(recipe, dict) and recipe.get("hardware"):
                 facts["planned_hardware"] = recipe["hardware"]
+            start = data.get("continued_from") or {}  # the model this run continued pretraining, if any
             machine = data.get("machine")
             if isinstance(machine, dict):
                 facts.update(gpu=machine.get("gpu"), cpu_count=machine.get("cpu_count"), hardware_known=True)
@@ -113,7 +114,8 @@ def read_training_metadata(model_dir: Path) -> dict:
                 tokens_seen=data.get("tokens_seen_non_padding") or data.get("tokens_seen"),
                 train_wall_time_s=data.get("train_runtime_s"),
                 converted_from=data.get("converted_from"),
-                continued_from=(data.get("continued_from") or {}).get("model"),
+                continued_from=start.get("model"),
+                continued_from_steps=start.get("total_steps", start.get("global_step")),
                 total_steps=data.get("total_steps"),
                 total_tokens_seen=data.get("total_tokens_seen"),
                 total_train_wall_time_s=data.get("total_train_runtime_s"),
@@ -163,8 +165,9 @@ def pretraining_lines(facts: dict, recipe_text: str | None) -> list[str]:
     if facts.get("corpus_words"):
         lines.append(f"Corpus size: {facts['corpus_words']:,} words.")
     if facts.get("continued_from"):
-        lines.append(f"Pretraining continued from `{facts['continued_from']}` (an earlier run of this project); the "
-                     "figures below are this run's, then the whole pretraining's.")
+        at = f" as it was after {facts['continued_from_steps']:,} steps" if facts.get("continued_from_steps") else ""
+        lines.append(f"Pretraining continued from `{facts['continued_from']}`{at} (an earlier run of this project); "
+                     "the figures below are this run's, then the whole pretraining's.")
 
     def in_all(key: str) -> str:
         return f"; {facts[key]:,} in all" if facts.get(key) is not None else ""

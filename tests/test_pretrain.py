@@ -320,5 +320,5 @@ def test_continued_pretraining_keeps_the_whole_lineage_for_the_card(corpus_file,
     assert records[2]["total_tokens_seen"] == sum(r["tokens_seen_non_padding"] for r in records)
 
     lines = pretraining_lines(read_training_metadata(third), None)
-    assert any(line.startswith(f"Pretraining continued from `{second}`") for line in lines)
+    assert any(line.startswith(f"Pretraining continued from `{second}` as it was after 5 steps") for line in lines)
     assert any(line.startswith("Optimisation steps: 2 of 2 planned; 7 in all.") for line in lines)

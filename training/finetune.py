@@ -249,7 +249,9 @@ def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, de
     }
     if test is not None:
         started = time.perf_counter()
-        predictions = predict_words(trainer.model, tokenizer, test.sentences, training_args.per_device_eval_batch_size,
+        # Scored as it is used: in fp32. Under bf16 the Trainer's accelerator wraps forward in autocast; unwrap it.
+        model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+        predictions = predict_words(model, tokenizer, test.sentences, training_args.per_device_eval_batch_size,
                                     model_args.max_seq_length, model_args.window_stride)
         record["test"] = compute_ner_metrics(test.gold_tags(), predictions)
         record["test_wall_time_s"] = round(time.perf_counter() - started, 1)
