@@ -60,14 +60,14 @@ def run_tagger(queue, models, batch_size, texts, threads, quantize, compile, gol
     for tagger in taggers:
         tagger.tag(texts[:32])  # warm-up (and compilation)
     started = time.perf_counter()
-    results = [tagger.tag(texts) for tagger in taggers][0]
+    results = [tagger.tag(texts) for tagger in taggers]
     seconds = time.perf_counter() - started
     record = {"seconds": seconds, "peak_mb": peak_mb()}
     if gold is not None:
         from bioalbert.inference.formats import word_tags
         from bioalbert.training.ner_metric import compute_ner_metrics
 
-        predicted = [[t for _, t in word_tags(text, entities)] for text, entities in zip(texts, results)]
+        predicted = [[t for _, t in word_tags(text, entities)] for text, entities in zip(texts, results[0])]
         record["entity_f1"] = compute_ner_metrics(gold, predicted)["entity_f1"]
     queue.put(record)
 
@@ -117,15 +117,13 @@ def single_task_models(encoder, folder, data_dir) -> list[str]:
     on the weights."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from bioalbert.training.bioner_data import read_conll
-    from bioalbert.training.datadir import resolve_data_dir
+    from bioalbert.training.bioner_data import load_bioner
     from bioalbert.training.finetune_joint import BENCHMARK_CORPUS
 
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     paths = []
     for benchmark in BENCHMARK_CORPUS:
-        devel = read_conll(resolve_data_dir(data_dir) / "bioner" / benchmark / "devel.tsv")
-        labels = ["O", *sorted({tag for sentence in devel for tag in sentence["ner_tags"]} - {"O"})]
+        labels = load_bioner(benchmark, data_dir)["train"].features["ner_tags"].feature.names  # as `finetune` has them
         model = AutoModelForTokenClassification.from_pretrained(
             encoder, num_labels=len(labels), id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)})
@@ -170,21 +168,20 @@ def main(argv=None) -> int:
     print(json.dumps(header))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        models = [(preset, [random_model(args.tokenizer, preset, folder)], None)
+        models = [(f"bioalbert-{preset}", [random_model(args.tokenizer, preset, folder)], None)
                   for preset in (args.presets if args.tokenizer else [])]
         if args.model:
-            models.append((Path(args.model).name, [args.model], gold))
+            models.append((f"bioalbert-{Path(args.model).name}", [args.model], gold))
         if args.all_types:
             models.append((f"{Path(args.all_types).name} (all types, one pass)", [args.all_types], None))
         if args.single_task_encoder:
             singles = single_task_models(args.single_task_encoder, folder, args.data_dir)
             models.append((f"{Path(args.single_task_encoder).name} x{len(singles)} single-type models, one after "
                            "another", singles, None))
-        for name, paths, model_gold in models:
+        for system, paths, model_gold in models:
             for quantize in [False, True] if (args.quantize or model_gold) else [False]:
                 for batch_size in args.batch_sizes:
                     record = in_process(run_tagger, paths, batch_size, texts, args.threads, quantize, args.compile, model_gold)
-                    system = name if name.startswith("bioalbert") else f"bioalbert-{name}"
                     rows.append({"system": f"{system}{'-int8' if quantize else ''}", "batch_size": batch_size,
                                  "words_per_s": round(words / record["seconds"]), **record})
                     print(json.dumps(rows[-1]), flush=True)

@@ -33,9 +33,10 @@ CITATION_BIBTEX = """@article{naseem2022bioalbert,
 
 # Files a training run may leave in its output folder, most trusted first: `bioalbert pretrain`'s summary, then what
 # transformers' Trainer writes (`trainer.save_state()` -> trainer_state.json, `save_metrics` -> train_results.json).
-# results/pretraining.json: the copy a staged folder carries, so that a folder staged again (models/) keeps its record.
-TRAINING_METADATA_FILES = ("pretraining_metrics.json", "results/pretraining.json", "trainer_state.json",
-                           "train_results.json", "all_results.json")
+# `bioalbert pretrain`'s summary in its output folder, then the copy a staged folder carries (results/), so that a
+# folder staged again (models/) or pretrained further keeps its record.
+PRETRAINING_RECORDS = ("pretraining_metrics.json", "results/pretraining.json")
+TRAINING_METADATA_FILES = (*PRETRAINING_RECORDS, "trainer_state.json", "train_results.json", "all_results.json")
 
 
 def templates_dir() -> Path:

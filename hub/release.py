@@ -266,8 +266,7 @@ def stage(
             shutil.copy2(code_dir / name, staging / name)
         card.save(staging / "README.md")
         provenance = {f"{record['dataset']}.json": record for record in records}
-        summary = next((path for path in (model_dir / "pretraining_metrics.json", model_dir / RESULTS_FOLDER /
-                                          "pretraining.json") if path.is_file()), None)
+        summary = next((model_dir / name for name in cards.PRETRAINING_RECORDS if (model_dir / name).is_file()), None)
         if summary:
             provenance["pretraining.json"] = json.loads(summary.read_text())
         if provenance:

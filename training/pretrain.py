@@ -32,6 +32,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from bioalbert.hub.cards import PRETRAINING_RECORDS
 from bioalbert.modeling import BioAlbertForPreTraining
 from bioalbert.modeling.configuration_bioalbert import PRESETS
 
@@ -103,7 +104,7 @@ def start_record(model_name_or_path: str | None) -> dict | None:
     model, or a start without a record (a Hub id, a converted checkpoint)."""
     if not model_name_or_path:
         return None
-    for name in ("pretraining_metrics.json", "results/pretraining.json"):
+    for name in PRETRAINING_RECORDS:
         path = Path(model_name_or_path) / name
         if path.is_file():
             record = json.loads(path.read_text())
