@@ -28,8 +28,9 @@ REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokeniz
 # `bioalbert evaluate` and `bioalbert demo` read).
 OPTIONAL_FILES = ("special_tokens_map.json", "spiece.model", "bioalbert_finetune.json")
 REMOTE_CODE_FILES = ("configuration_bioalbert.py", "modeling_bioalbert.py")
+PIPELINE_FILE = "pipeline_bioalbert.py"  # NER models only: what `pipeline("ner", trust_remote_code=True)` runs
 GENERATED_FILES = ("README.md", ".gitattributes")
-MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + GENERATED_FILES
+MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + (PIPELINE_FILE,) + GENERATED_FILES
 # The results files the card was generated from, and the pretraining summary: the numbers' provenance travels with
 # the weights, so a model folder (models/ in this repository, or a Hub repo) can be checked against its card.
 RESULTS_FOLDER = "results"
@@ -146,6 +147,7 @@ def verify_staged(folder: Path) -> None:
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
     from bioalbert.modeling import AUTO_MAP
+    from bioalbert.modeling.modeling_bioalbert import CUSTOM_PIPELINES
 
     present = sorted(path.name for path in folder.iterdir())
     extra = sorted(name for name in present if not is_repo_file(name) and name != RESULTS_FOLDER)
@@ -154,12 +156,19 @@ def verify_staged(folder: Path) -> None:
     missing = [name for name in REQUIRED_FILES + REMOTE_CODE_FILES + GENERATED_FILES if name not in present]
     if missing:
         raise ReleaseError(f"{folder}: missing {missing}")
-    auto_map = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("auto_map", {})
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    auto_map = config.get("auto_map", {})
     if auto_map != AUTO_MAP:
         raise ReleaseError(f"{folder / 'config.json'}: auto_map is {auto_map}, expected {AUTO_MAP}")
+    references = dict(auto_map)
+    if "BioAlbertForTokenClassification" in (config.get("architectures") or []):
+        if config.get("custom_pipelines") != CUSTOM_PIPELINES or PIPELINE_FILE not in present:
+            raise ReleaseError(f"{folder}: an NER model needs {PIPELINE_FILE} and config custom_pipelines "
+                               f"{CUSTOM_PIPELINES}, found {config.get('custom_pipelines')}")
+        references.update({task: info["impl"] for task, info in CUSTOM_PIPELINES.items()})
     # Import every auto_map class from the staged files, as trust_remote_code does where bioalbert is not installed
     # (here AutoConfig would pick this package's registered classes and never run the staged code).
-    for auto_class, reference in auto_map.items():
+    for auto_class, reference in references.items():
         loaded = get_class_from_dynamic_module(reference, str(folder))
         if loaded.__name__ != reference.split(".")[-1]:
             raise ReleaseError(f"{folder}: {auto_class} -> {reference} loaded {loaded.__name__}")
@@ -212,6 +221,7 @@ def stage(
 ) -> Path:
     import bioalbert.modeling
     from bioalbert.hub import cards
+    from bioalbert.modeling.modeling_bioalbert import CUSTOM_PIPELINES
 
     config = check_model_folder(model_dir)
     variant = cards.get_variant(variant_name)
@@ -256,13 +266,17 @@ def stage(
                 shutil.copy2(model_dir / name, staging / name)
         if fp16_weights:
             store_fp16(staging / "model.safetensors")
-        if config.get("auto_map") != bioalbert.modeling.AUTO_MAP or fp16_weights:  # older saves: part of auto_map
+        pipelines = CUSTOM_PIPELINES if kind == "ner" else config.get("custom_pipelines")
+        # Older saves: part of auto_map, no custom pipeline.
+        if config.get("auto_map") != bioalbert.modeling.AUTO_MAP or config.get("custom_pipelines") != pipelines or fp16_weights:
             config["auto_map"] = dict(bioalbert.modeling.AUTO_MAP)
+            if kind == "ner":
+                config["custom_pipelines"] = CUSTOM_PIPELINES
             if fp16_weights:
                 config["dtype"] = "float32"  # what from_pretrained computes in: see store_fp16
             (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         code_dir = Path(bioalbert.modeling.__file__).parent  # the code this package runs, not the folder's copy
-        for name in REMOTE_CODE_FILES:
+        for name in REMOTE_CODE_FILES + ((PIPELINE_FILE,) if kind == "ner" else ()):
             shutil.copy2(code_dir / name, staging / name)
         card.save(staging / "README.md")
         provenance = {f"{record['dataset']}.json": record for record in records}

@@ -10,10 +10,10 @@ How a text becomes entities (and why not `pipeline("ner", stride=...)`, which al
 1. Words. The raw text is split into words with `WORD_RE` (maximal runs of letters/digits, every other
    non-space character alone): exactly how the LINNAEUS/S800 benchmarks are tokenised and, on the test splits,
    identical to the given tokens of NCBI-disease, BC5CDR and BC2GM on every sentence. Models are fine-tuned on
-   those words, each tokenised on its own ("▁IL ▁- ▁2"); the pipeline would tokenise "IL-2" as "▁IL - 2", pieces
-   the model never saw in training. Feeding the training-time words keeps `tag()` on raw text in agreement with
-   the word-level benchmark evaluation, and entity boundaries can only fall on word boundaries (one word is never
-   split into several entities). Offsets come from the regex matches, so `text == original[start:end]` always.
+   those words, each tokenised on its own ("▁IL ▁- ▁2", not "▁IL - 2"); feeding the training-time words keeps
+   `tag()` on raw text in agreement with the word-level benchmark evaluation, and entity boundaries can only fall
+   on word boundaries. Offsets come from the regex matches, so `text == original[start:end]` always. A model
+   folder's own `pipeline("ner")` (pipeline_bioalbert.py, which defines `WORD_RE`) splits words the same way.
 2. Windows. Words are grouped into sentences (`sentence_spans`) and every sentence is one model input, the unit
    the models were trained on. A sentence longer than `max_length` pieces is cut into windows of whole words
    that overlap by `stride` pieces; each word takes its label from the window where it has the most context on
@@ -38,9 +38,9 @@ from pathlib import Path
 import torch
 
 from bioalbert.modeling.loading import load_ner_model
+from bioalbert.modeling.pipeline_bioalbert import WORD_RE
 from bioalbert.training.ner_windows import make_windows, stitch, window_length_defaults
 
-WORD_RE = re.compile(r"\w+|[^\w\s]")
 SENTENCE_END = {".", "!", "?"}
 # Words after which a full stop does not end a sentence ("et al. Smith", "Fig. 2", "E. coli" is lower-case anyway).
 ABBREVIATIONS = {"al", "e", "i", "g", "fig", "figs", "vs", "sp", "spp", "dr", "mr", "mrs", "no", "nos", "ref", "cf"}

@@ -77,14 +77,17 @@ def test_staged_ner_folder_is_exactly_a_model_repo(staged_ner, ner_model):
     import bioalbert.modeling
 
     model_dir, results_dir = ner_model
-    assert {path.name for path in staged_ner.iterdir()} == REPO_FILES | {"results", "bioalbert_finetune.json"}
+    assert {path.name for path in staged_ner.iterdir()} == REPO_FILES | {
+        "results", "bioalbert_finetune.json", "pipeline_bioalbert.py"}
     # The results file the card was made from travels with the weights.
     assert json.loads((staged_ner / "results" / "ncbi_disease.json").read_text()) == \
         json.loads((results_dir / "micro-ner" / "ncbi_disease.json").read_text())
-    assert json.loads((staged_ner / "config.json").read_text())["auto_map"] == AUTO_MAP
+    config = json.loads((staged_ner / "config.json").read_text())
+    assert config["auto_map"] == AUTO_MAP
+    assert config["custom_pipelines"]["ner"]["impl"] == "pipeline_bioalbert.BioAlbertTokenClassificationPipeline"
     assert (staged_ner / "model.safetensors").read_bytes() == (model_dir / "model.safetensors").read_bytes()
     code_dir = Path(bioalbert.modeling.__file__).parent
-    for name in ("configuration_bioalbert.py", "modeling_bioalbert.py"):
+    for name in ("configuration_bioalbert.py", "modeling_bioalbert.py", "pipeline_bioalbert.py"):
         assert (staged_ner / name).read_bytes() == (code_dir / name).read_bytes()
 
 
@@ -193,12 +196,13 @@ folder = {folder!r}
 model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=True)
 tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)  # it reads the config
 logits = model(**tokenizer({sentence!r}, return_tensors="pt")).logits
-by_name = pipeline("ner", model=folder, trust_remote_code=True)
-entities = pipeline("ner", model=model, tokenizer=tokenizer)({sentence!r})
+ner = pipeline("ner", model=folder, trust_remote_code=True, aggregation_strategy="first")  # as the card says
+entities = ner({sentence!r})
 print("RESULT", json.dumps({{
-    "module": type(model).__module__, "pipeline_module": type(by_name.model).__module__,
+    "module": type(model).__module__, "pipeline_module": type(ner.model).__module__,
+    "pipeline_class": f"{{type(ner).__module__}}.{{type(ner).__name__}}",
     "logits": logits.tolist(), "bioalbert_loaded": any(name.startswith("bioalbert") for name in sys.modules),
-    "entities": [{{"entity": e["entity"], "start": e["start"], "end": e["end"]}} for e in entities],
+    "entities": [{{"entity": e["entity_group"], "start": e["start"], "end": e["end"]}} for e in entities],
 }}))
 """
 
@@ -242,6 +246,8 @@ def test_staged_model_loads_where_bioalbert_cannot_be_imported(staged_ner, ner_m
     loaded = run_clean(code, tmp_path)
     assert loaded["module"].startswith("transformers_modules.") and not loaded["bioalbert_loaded"]
     assert loaded["pipeline_module"].startswith("transformers_modules.")
+    assert loaded["pipeline_class"].startswith("transformers_modules.")
+    assert loaded["pipeline_class"].endswith("pipeline_bioalbert.BioAlbertTokenClassificationPipeline")
 
     # Same numbers as this package's own classes on the fine-tuned folder.
     model_dir, _ = ner_model
@@ -250,9 +256,9 @@ def test_staged_model_loads_where_bioalbert_cannot_be_imported(staged_ner, ner_m
     with torch.no_grad():
         logits = model(**tokenizer(SENTENCE, return_tensors="pt")).logits
     torch.testing.assert_close(torch.tensor(loaded["logits"]), logits, atol=1e-5, rtol=1e-5)
-    expected = pipeline("ner", model=model, tokenizer=tokenizer)(SENTENCE)
+    expected = pipeline("ner", model=str(model_dir), trust_remote_code=True, aggregation_strategy="first")(SENTENCE)
     assert [(e["entity"], e["start"], e["end"]) for e in loaded["entities"]] == [
-        (e["entity"], e["start"], e["end"]) for e in expected
+        (e["entity_group"], e["start"], e["end"]) for e in expected
     ]
 
 

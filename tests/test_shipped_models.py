@@ -14,10 +14,12 @@ from transformers import AutoConfig, AutoModelForPreTraining, AutoTokenizer
 
 from bioalbert.inference.shipped import SHIPPED_NER_DIR
 from bioalbert.modeling import AUTO_MAP
+from bioalbert.modeling.modeling_bioalbert import CUSTOM_PIPELINES
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 ENCODER = MODELS / "bioalbert-tiny-pubmed-task"
 MB = 1024 * 1024
+CODE_DIR = Path(__file__).resolve().parents[1] / "modeling"
 
 
 @pytest.mark.parametrize("folder", [ENCODER, SHIPPED_NER_DIR], ids=lambda path: path.name)
@@ -30,8 +32,14 @@ def test_shipped_folder_is_a_complete_fp16_model_repo(folder):
     config = json.loads((folder / "config.json").read_text())
     assert config["auto_map"] == AUTO_MAP and config["model_type"] == "bioalbert"
     assert config["position_bias"] == "alibi"
-    for name in ("tokenizer.json", "README.md", "configuration_bioalbert.py", "modeling_bioalbert.py"):
-        assert (folder / name).is_file(), name
+    assert (folder / "tokenizer.json").is_file() and (folder / "README.md").is_file()
+    # The remote code a user without this package runs is the package's own, not an older copy.
+    remote_code = ["configuration_bioalbert.py", "modeling_bioalbert.py"]
+    if folder == SHIPPED_NER_DIR:  # its pipeline("ner") splits words as training did (pipeline_bioalbert.py)
+        remote_code.append("pipeline_bioalbert.py")
+        assert config["custom_pipelines"] == CUSTOM_PIPELINES
+    for name in remote_code:
+        assert (folder / name).read_bytes() == (CODE_DIR / name).read_bytes(), f"{folder / name}: restage the folder"
     assert list((folder / "results").glob("*.json")), "the results the model was scored with"
     # The Hub's LFS rules would apply to this repository's own git (no LFS server behind it): staged without them.
     assert not (folder / ".gitattributes").exists()

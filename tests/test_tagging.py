@@ -196,27 +196,36 @@ def test_missing_or_incomplete_model_folder(tmp_path, ner_dir):
 
 
 @pytest.mark.parametrize("strategy", ["simple", "first", "average", "max"])
-def test_plain_ner_pipeline_on_a_finetuned_folder(ner_dir, strategy):
+def test_ner_pipeline_on_a_finetuned_folder_tags_the_training_words(ner_dir, strategy):
+    """The folder's own pipeline (pipeline_bioalbert.py): words split as in training, punctuation never attached."""
     from transformers import pipeline
 
-    import bioalbert.modeling  # noqa: F401
+    from bioalbert.inference.tagger import word_spans
 
     sentence = "Ataxia-telangiectasia (A-T) is a recessive disorder;  breast cancer\tand colorectal cancer. "
-    ner = pipeline("ner", model=str(ner_dir), aggregation_strategy=strategy, stride=32)
+    ner = pipeline("ner", model=str(ner_dir), trust_remote_code=True, aggregation_strategy=strategy, stride=32)
+    assert type(ner).__name__ == "BioAlbertTokenClassificationPipeline"
+    starts, ends = (set(edges) for edges in zip(*word_spans(sentence)))
     entities = ner(sentence)  # one window
     assert entities
     for entity in entities:
-        span = sentence[entity["start"] : entity["end"]]
-        assert span.strip() and entity["entity_group"] == "Disease"
-        if strategy != "simple":  # word-level strategies never cut a (whitespace-delimited) word inside a window
-            assert entity["start"] == 0 or sentence[entity["start"] - 1].isspace()
-            assert entity["end"] == len(sentence) or sentence[entity["end"]].isspace()
-    # Across windows the pipeline's word heuristic may cut a word at a border (why `tag()` windows by words);
-    # what stride promises is that the end of a long text is tagged, with exact offsets.
+        assert entity["word"] == sentence[entity["start"] : entity["end"]] and entity["entity_group"] == "Disease"
+        if strategy != "simple":  # word-level strategies: entities are whole words ("cancer", never "cancer.")
+            assert entity["start"] in starts and entity["end"] in ends, entity
+    assert any(entity["word"].endswith("cancer") for entity in entities)
+    # Pre-split words take the stock path and give the same entities (offsets into the words joined by spaces).
+    words = [sentence[start:end] for start, end in word_spans(sentence)]
+    joined = " ".join(words)
+    assert [(joined[e["start"] : e["end"]], e["entity_group"]) for e in ner(words, is_split_into_words=True)[0]] == [
+        (e["word"], e["entity_group"]) for e in entities
+    ]
+    # Across windows the word of a window's first piece may be cut; what stride promises is that the end of a long
+    # text is tagged, with exact offsets.
     text = sentence * 40
     entities = ner(text)
-    assert all(text[e["start"] : e["end"]].strip() for e in entities)
+    assert all(e["word"] == text[e["start"] : e["end"]] and e["word"].strip() for e in entities)
     assert max(e["end"] for e in entities) > len(text) - 200
+    assert ner("") == [] and ner(" \n\t ") == []
 
 
 @pytest.mark.slow
@@ -235,7 +244,7 @@ def test_plain_ner_pipeline_as_remote_code(ner_dir):
     remote = json.loads(done.stdout.strip().splitlines()[-1])
     from transformers import pipeline
 
-    local = pipeline("ner", model=str(ner_dir), aggregation_strategy="first")(
+    local = pipeline("ner", model=str(ner_dir), aggregation_strategy="first", trust_remote_code=True)(
         "Breast cancer and colorectal cancer in ataxia-telangiectasia."
     )
     assert remote == [[e["start"], e["end"], e["entity_group"]] for e in local]

@@ -4,7 +4,10 @@ Self-contained (relative imports only) so that this file and `configuration_bioa
 model repo and load with `trust_remote_code=True` where this package is not installed.
 """
 
+import copy
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -28,6 +31,14 @@ AUTO_MAP = {
     "AutoModelForPreTraining": "modeling_bioalbert.BioAlbertForPreTraining",
     "AutoModelForMaskedLM": "modeling_bioalbert.BioAlbertForMaskedLM",
     "AutoModelForTokenClassification": "modeling_bioalbert.BioAlbertForTokenClassification",
+}
+# What `pipeline("ner"|"token-classification", model=folder, trust_remote_code=True)` runs on a fine-tuned folder:
+# the stock pipeline fed the words the model was trained on (see pipeline_bioalbert.py, saved beside this file).
+PIPELINE_FILE = "pipeline_bioalbert.py"
+CUSTOM_PIPELINES = {
+    task: {"impl": "pipeline_bioalbert.BioAlbertTokenClassificationPipeline", "pt": ["AutoModelForTokenClassification"],
+           "type": "text"}
+    for task in ("ner", "token-classification")
 }
 
 
@@ -102,6 +113,16 @@ class BioAlbertForTokenClassification(BioAlbertPreTrainedModel, AlbertForTokenCl
         self.dropout = nn.Dropout(config.hidden_dropout_prob if dropout is None else dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        pipeline_code = Path(__file__).with_name(PIPELINE_FILE)
+        # Loaded as remote code, this file's folder may lack the pipeline file: then the folder keeps the stock one.
+        if pipeline_code.is_file():
+            self.config.custom_pipelines = copy.deepcopy(CUSTOM_PIPELINES)  # pipeline() edits the dict it reads
+        saved = super().save_pretrained(save_directory, *args, **kwargs)
+        if pipeline_code.is_file():
+            shutil.copy(pipeline_code, Path(save_directory) / PIPELINE_FILE)
+        return saved
 
 
 class BioAlbertForMaskedLM(BioAlbertPreTrainedModel, AlbertForMaskedLM):
