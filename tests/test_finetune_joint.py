@@ -116,6 +116,15 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
     assert "not an all-types model" in capsys.readouterr().err
 
 
+def test_demo_sets_the_folders_seed_beside_its_recorded_score():
+    from bioalbert.training.demo import f1
+
+    # A results file gives the mean over seeds; the model folder holds the best seed's weights (best_seed).
+    record = {"entity": {"f1": 0.70}, "runs": [{"seed": 13, "entity_f1": 0.69}, {"seed": 42, "entity_f1": 0.71}]}
+    assert f1(record, 42) == "71.00" and f1(record, 13) == "69.00"
+    assert f1(record, None) == "70.00" and f1(record, 87) == "70.00" and f1(None, 42) == "–"
+
+
 def test_unknown_corpus_is_one_clear_line(micro_pretrained_dir, tmp_path, capsys):
     code = main(["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "chemdner",
                  "--output-dir", str(tmp_path / "out")])

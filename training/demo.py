@@ -4,8 +4,8 @@
     bioalbert demo --model path/or/hub-id --datasets ncbi_disease bc2gm
 
 Scores the model on each benchmark's test split and own types (as `bioalbert evaluate` does), prints the scores
-beside the ones recorded when the model was made (`results/<name>/`), the spaCy peer's and BioBERT's published
-F1, then tags an example abstract. The new scores go to `--results-dir` (default runs/demo/results), never over the
+beside the ones recorded when the model was made (`results/<name>/`, of the seed whose weights the folder holds),
+the spaCy peer's and BioBERT's published F1, then tags an example abstract. The new scores go to `--results-dir` (default runs/demo/results), never over the
 recorded ones.
 """
 
@@ -42,8 +42,14 @@ def recorded(results_dir: str, name: str) -> dict[str, dict]:
     return {record["dataset"]: record for record in load_results(results_dir, model=name)}
 
 
-def f1(record: dict | None) -> str:
-    return f"{100 * record['entity']['f1']:.2f}" if record else "–"
+def f1(record: dict | None, seed: int | None = None) -> str:
+    """The record's entity F1: of `seed`'s run where the record has it (a model folder holds one seed's weights, while
+    a results file gives the mean over seeds), else the record's own."""
+    if not record:
+        return "–"
+    runs = {run.get("seed"): run for run in record.get("runs", [])}
+    value = runs[seed]["entity_f1"] if seed in runs and "entity_f1" in runs[seed] else record["entity"]["f1"]
+    return f"{100 * value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model or default_ner_model()
     name = Path(model).name
     info_path = Path(model, "bioalbert_finetune.json")
-    if not info_path.is_file() or "corpus_types" not in json.loads(info_path.read_text()):
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    if "corpus_types" not in info:
         print(f"bioalbert demo: error: {model} is not an all-types model (no corpus_types in {info_path}); "
               f"make one with `bioalbert finetune-joint`", file=sys.stderr)
         return 2
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for dataset in datasets:
         result = evaluate_model(EvaluateArguments(model=model, dataset=dataset, data_dir=str(data_dir), model_name=name))
         write_result(result, args.results_dir)
-        rows.append(f"| {dataset} | {f1(result)} | {f1(before.get(dataset))} | {f1(peer.get(dataset))} | "
+        rows.append(f"| {dataset} | {f1(result)} | {f1(before.get(dataset), info.get('best_seed'))} | {f1(peer.get(dataset))} | "
                     f"{biobert.get(dataset, '–')} |")
         print(rows[-1], flush=True)
     print(f"\n{model} on each benchmark's test split and own types (strict entity F1, seqeval); spaCy peer: "
