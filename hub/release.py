@@ -23,13 +23,15 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from bioalbert.modeling.modeling_bioalbert import CUSTOM_PIPELINES, PIPELINE_FILE
+
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 # bioalbert_finetune.json: what an NER model was trained on (labels, windows, an all-types model's type table, which
 # `bioalbert evaluate` and `bioalbert demo` read).
 OPTIONAL_FILES = ("special_tokens_map.json", "spiece.model", "bioalbert_finetune.json")
 REMOTE_CODE_FILES = ("configuration_bioalbert.py", "modeling_bioalbert.py")
-PIPELINE_FILE = "pipeline_bioalbert.py"  # NER models only: what `pipeline("ner", trust_remote_code=True)` runs
 GENERATED_FILES = ("README.md", ".gitattributes")
+# NER models also carry the code `pipeline("ner", trust_remote_code=True)` runs.
 MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + (PIPELINE_FILE,) + GENERATED_FILES
 # The results files the card was generated from, and the pretraining summary: the numbers' provenance travels with
 # the weights, so a model folder (models/ in this repository, or a Hub repo) can be checked against its card.
@@ -147,7 +149,6 @@ def verify_staged(folder: Path) -> None:
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
     from bioalbert.modeling import AUTO_MAP
-    from bioalbert.modeling.modeling_bioalbert import CUSTOM_PIPELINES
 
     present = sorted(path.name for path in folder.iterdir())
     extra = sorted(name for name in present if not is_repo_file(name) and name != RESULTS_FOLDER)
@@ -221,7 +222,6 @@ def stage(
 ) -> Path:
     import bioalbert.modeling
     from bioalbert.hub import cards
-    from bioalbert.modeling.modeling_bioalbert import CUSTOM_PIPELINES
 
     config = check_model_folder(model_dir)
     variant = cards.get_variant(variant_name)
@@ -266,15 +266,15 @@ def stage(
                 shutil.copy2(model_dir / name, staging / name)
         if fp16_weights:
             store_fp16(staging / "model.safetensors")
-        pipelines = CUSTOM_PIPELINES if kind == "ner" else config.get("custom_pipelines")
-        # Older saves: part of auto_map, no custom pipeline.
-        if config.get("auto_map") != bioalbert.modeling.AUTO_MAP or config.get("custom_pipelines") != pipelines or fp16_weights:
-            config["auto_map"] = dict(bioalbert.modeling.AUTO_MAP)
-            if kind == "ner":
-                config["custom_pipelines"] = CUSTOM_PIPELINES
-            if fp16_weights:
-                config["dtype"] = "float32"  # what from_pretrained computes in: see store_fp16
-            (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        # Older saves lack part of auto_map and the custom pipeline.
+        staged_config = {**config, "auto_map": dict(bioalbert.modeling.AUTO_MAP)}
+        if kind == "ner":
+            staged_config["custom_pipelines"] = CUSTOM_PIPELINES
+        if fp16_weights:
+            staged_config["dtype"] = "float32"  # what from_pretrained computes in: see store_fp16
+        if staged_config != config:
+            (staging / "config.json").write_text(json.dumps(staged_config, indent=2, sort_keys=True) + "\n",
+                                                 encoding="utf-8")
         code_dir = Path(bioalbert.modeling.__file__).parent  # the code this package runs, not the folder's copy
         for name in REMOTE_CODE_FILES + ((PIPELINE_FILE,) if kind == "ner" else ()):
             shutil.copy2(code_dir / name, staging / name)

@@ -5,8 +5,8 @@
 
 Scores the model on each benchmark's test split and own types (as `bioalbert evaluate` does), prints the scores
 beside the ones recorded when the model was made (`results/<name>/`, of the seed whose weights the folder holds),
-the spaCy peer's and BioBERT's published F1, then tags an example abstract. The new scores go to `--results-dir` (default runs/demo/results), never over the
-recorded ones.
+the spaCy peer's and BioBERT's published F1, then tags an example abstract. The new scores go to `--results-dir`
+(default runs/demo/results), never over the recorded ones.
 """
 
 import json
