@@ -87,8 +87,11 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from transformers.utils import logging as hf_logging
+
     from .tagger import Tagger  # after argument parsing: `--help` does not load torch
 
+    hf_logging.disable_progress_bar()  # transformers' per-model "Loading weights" bar is noise on a command's stderr
     try:
         tagger = Tagger(
             args.model, batch_size=args.batch_size, device=args.device, max_length=args.max_length,

@@ -159,6 +159,7 @@ def test_console_script_end_to_end(ner_dir, files):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(f"{files[2]}|t|Title line\n")
+    assert "Loading weights" not in done.stderr, done.stderr  # one document, one model: nothing to report
 
 
 def test_tag_function_keeps_its_name_next_to_the_command_module():
