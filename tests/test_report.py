@@ -39,6 +39,19 @@ def test_table_shows_each_models_scores_and_the_published_reference(tmp_path):
     assert [row["dataset"] for row in rows] == ["s800"] and "ncbi_disease" not in table
 
 
+def test_several_models_show_how_far_the_first_is_from_each_other(tmp_path):
+    write_result(record("joint", "ncbi_disease", 0.70, 0.8), tmp_path)
+    write_result(record("single", "ncbi_disease", 0.7250, 0.8), tmp_path)
+    write_result(record("joint", "s800", 0.5, 0.6), tmp_path)
+    table, _ = build_table(tmp_path, ["joint", "single"], "peer")
+    header, _, ncbi, s800 = table.splitlines()
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    gap = columns.index("joint − single (entity F1 points)")
+    assert gap < columns.index("peer entity F1")
+    assert [cell.strip() for cell in ncbi.strip("|").split("|")][gap] == "-2.50"
+    assert [cell.strip() for cell in s800.strip("|").split("|")][gap] == "–"  # no single-task result there
+
+
 def test_dev_column_shows_what_model_selection_saw(tmp_path):
     result = record("ours", "ncbi_disease", 0.5, 0.6)
     result["runs"] = [{"seed": seed, "epochs": 3.0, "dev_entity_f1": f1} for seed, f1 in [(13, 0.40), (42, 0.44)]]

@@ -56,6 +56,13 @@ def _dev_f1(record: dict | None) -> str:
     return _f1({"f1": mean, "f1_std": std})
 
 
+def _gap(record: dict | None, other: dict | None) -> str:
+    """How far `record` is ahead of `other` (negative: behind) in entity F1 points; a dash where either is missing."""
+    if not (record and other):
+        return "–"
+    return f"{100 * (record['entity']['f1'] - other['entity']['f1']):+.2f}"
+
+
 def build_table(results_dir: str | Path, models: list[str], peer: str | None,
                 datasets: list[str] | None = None, dev: bool = False) -> tuple[str, list[dict]]:
     """Markdown table and its rows: per benchmark (all, or `datasets`), each model's entity and token F1 (and with
@@ -66,6 +73,7 @@ def build_table(results_dir: str | Path, models: list[str], peer: str | None,
     for model in models:
         header += [f"{model} devel entity F1"] if dev else []
         header += [f"{model} entity F1", f"{model} token F1", f"{model} epochs / train min"]
+    header += [f"{models[0]} − {model} (entity F1 points)" for model in models[1:]]
     header += [f"{peer} entity F1", f"{peer} train min", f"{models[0]} − peer (entity F1 points)"] if peer else []
     header += ["BioBERT v1.1 entity F1 (published)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -79,13 +87,12 @@ def build_table(results_dir: str | Path, models: list[str], peer: str | None,
                                      "training": record.get("training")}
             cells += [_dev_f1(record)] if dev else []
             cells += [_f1(record and record["entity"]), _f1(record and record["token"]), _training(record)]
+        first = by_key.get((models[0], dataset))
+        cells += [_gap(first, by_key.get((model, dataset))) for model in models[1:]]
         if peer:
             record = by_key.get((peer, dataset))
             row[peer] = record and {"entity": record["entity"], "training": record.get("training")}
-            ours_record = by_key.get((models[0], dataset))
-            gap = ours_record and record and 100 * (ours_record["entity"]["f1"] - record["entity"]["f1"])
-            cells += [_f1(record and record["entity"]), _training(record, epochs=False),
-                      f"{gap:+.2f}" if gap is not None else "–"]
+            cells += [_f1(record and record["entity"]), _training(record, epochs=False), _gap(first, record)]
         cells.append(f"{reference[dataset]:.2f}" if dataset in reference else "–")
         if any(row.get(m) for m in models + ([peer] if peer else [])):
             rows.append(row)
