@@ -35,7 +35,7 @@ def loss_of(corpus: str, tag: str, predicted: str) -> float:
 def test_union_covers_every_type_once():
     assert LABELS[0] == "O"
     assert sorted({label[2:] for label in LABELS[1:]}) == [
-        "CellLine", "CellType", "Chemical", "DNA", "Disease", "Gene", "Person", "RNA", "Species"
+        "CellLine", "CellType", "Chemical", "DNA", "Disease", "Gene", "RNA", "Species"
     ]
 
 
@@ -54,18 +54,6 @@ def test_bc2gm_genes_may_be_jnlpba_dna_or_rna_but_not_species():
     assert loss_of("bc2gm", "I-Gene", "I-DNA") < 1e-3
     assert loss_of("bc2gm", "B-Gene", "B-Species") > 10
     assert loss_of("jnlpba", "B-protein", "B-DNA") > 10
-
-
-def test_people_named_by_role_fit_both_species_corpora_only_as_person():
-    # LINNAEUS tags `patients` Species, Species-800 tags it O: the one label both allow is Person.
-    both = allowed_labels("linnaeus", "B-Species", LABELS) & allowed_labels("s800", "O", LABELS)
-    assert both == {LABELS.index("B-Person")}
-    assert loss_of("s800", "O", "B-Species") > 10
-    assert loss_of("linnaeus", "B-Species", "B-Person") < 1e-3
-    # Scored, LINNAEUS counts Person as its Species; Species-800 does not.
-    predicted = ["B-Person", "O", "B-Species", "I-Species"]
-    assert to_corpus_tags(predicted, CORPUS_TYPES["linnaeus"], {"Species"}) == ["B-Species", "O", "B-Species", "I-Species"]
-    assert to_corpus_tags(predicted, CORPUS_TYPES["s800"], {"Species"}) == ["O", "O", "B-Species", "I-Species"]
 
 
 def test_singleton_sets_give_plain_cross_entropy():

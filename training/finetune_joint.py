@@ -57,17 +57,16 @@ logger = logging.getLogger(__name__)
 # Training corpus -> {its tag type: the union types that tag may stand for}. The union types follow HunFlair's
 # names. BC2GM's GENE marks genes and their products, which JNLPBA splits into protein, DNA and RNA: a BC2GM mention
 # may be any of the three, so JNLPBA's finer types are kept apart in the model and merged back into Gene only when
-# BC2GM is scored. JNLPBA's protein is a gene product, the model's Gene. LINNAEUS tags people named by role as Homo
-# sapiens (`patients` 246 of 246 times in train, `men`, `children`, `participants`); Species-800 tags them O (0 of 102
-# `patients`). One Species type taught both ways at once: Person keeps them apart. A LINNAEUS species may be Species or
-# Person, Species-800's O allows Person, so only Person fits `patients` in both; LINNAEUS is scored with the two merged.
+# BC2GM is scored. JNLPBA's protein is a gene product, the model's Gene. LINNAEUS also tags people named by role
+# (`patients`) as species where Species-800 tags them O; a Person type for them took common species names too (`mice`)
+# and was not kept (docs/research.md, "The Person type").
 CORPUS_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
     "ncbi_disease": {"Disease": ("Disease",)},
     "bc5cdr": {"Chemical": ("Chemical",), "Disease": ("Disease",)},
     "bc2gm": {"Gene": ("Gene", "DNA", "RNA")},
     "jnlpba": {"protein": ("Gene",), "DNA": ("DNA",), "RNA": ("RNA",), "cell_line": ("CellLine",),
                "cell_type": ("CellType",)},
-    "linnaeus": {"Species": ("Species", "Person")},
+    "linnaeus": {"Species": ("Species",)},
     "s800": {"Species": ("Species",)},
 }
 # Benchmark scored -> the training corpus whose map it uses. BC5CDR-chem and -disease are the two halves of BC5CDR
