@@ -179,6 +179,27 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(micro_pretrain
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
+@pytest.mark.slow
+def test_time_budget_counts_the_time_before_a_kill(micro_pretrained_dir, tmp_path):
+    output_dir = tmp_path / "budgeted"
+    budget = ["--max-train-minutes", "60"]
+    with pytest.raises(Interrupt):
+        finetune.run(*finetune_args(micro_pretrained_dir, output_dir, tmp_path / "r", *budget),
+                     callbacks=[InterruptAfterSave(step=2)])
+    state_file = output_dir / "seed-42" / "checkpoint-2" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    spent = state["stateful_callbacks"]["TimeBudget"]["args"]["spent_seconds"]
+    assert 0 < spent < 3600
+    # As if the killed run had used the whole hour: the resumed one stops after its first step (with a last
+    # evaluation and checkpoint) instead of running on to step 6.
+    state["stateful_callbacks"]["TimeBudget"]["args"]["spent_seconds"] = 3600.0
+    state_file.write_text(json.dumps(state))
+    resumed = finetune.run(*finetune_args(micro_pretrained_dir, output_dir, tmp_path / "r", *budget, "--resume"))
+    assert resumed["runs"][0]["global_step"] == 3
+    final = json.loads((output_dir / "seed-42" / "checkpoint-3" / "trainer_state.json").read_text())
+    assert final["stateful_callbacks"]["TimeBudget"]["args"]["spent_seconds"] >= 3600.0
+
+
 def test_help_lists_every_option(capsys):
     with pytest.raises(SystemExit) as exit_info:
         finetune.main(["--help"])

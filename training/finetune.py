@@ -33,6 +33,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_callback import ExportableState
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 
@@ -170,18 +171,33 @@ class NerTrainer(Trainer):
         return SequentialSampler(eval_dataset)
 
 
-class TimeBudget(TrainerCallback):
-    """Ends training once `minutes` have passed, with a last dev evaluation and checkpoint, so that a run on a
-    slow or shared machine still ends with its best model; the number of epochs done is recorded."""
+class TimeBudget(TrainerCallback, ExportableState):
+    """Ends training once `minutes` of it have passed, with a last dev evaluation and checkpoint, so that a run on a
+    slow or shared machine still ends with its best model; the number of epochs done is recorded. The time spent is
+    saved with each checkpoint (`stateful_callbacks` in trainer_state.json) and counted on after `--resume`, so a
+    killed run gets the same budget in all as one that ran through."""
 
-    def __init__(self, minutes: float):
-        self.seconds, self.started = 60 * minutes, None
+    def __init__(self, minutes: float, spent_seconds: float = 0.0):
+        self.seconds, self.spent_seconds, self.started = 60 * minutes, spent_seconds, None
+
+    def elapsed_seconds(self) -> float:
+        return self.spent_seconds + (time.perf_counter() - self.started if self.started is not None else 0.0)
+
+    def state(self) -> dict:
+        return {"args": {"minutes": self.seconds / 60, "spent_seconds": round(self.elapsed_seconds(), 1)},
+                "attributes": {}}
 
     def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed Trainer has loaded the checkpoint's state before this call. Read it here rather than through
+        # `restore_callback_states_from_checkpoint`, which would also restore TrainerControl's switches.
+        saved = state.stateful_callbacks.get(type(self).__name__)
+        self.spent_seconds = saved["args"]["spent_seconds"] if saved else self.spent_seconds
+        # Checkpoints written before this callback existed have no entry; the Trainer's save would fail on it.
+        state.stateful_callbacks.setdefault(type(self).__name__, self.state())
         self.started = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if time.perf_counter() - self.started > self.seconds:
+        if self.elapsed_seconds() > self.seconds:
             control.should_training_stop = control.should_evaluate = control.should_save = True
 
 
