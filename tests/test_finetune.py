@@ -200,6 +200,24 @@ def test_time_budget_counts_the_time_before_a_kill(micro_pretrained_dir, tmp_pat
     assert final["stateful_callbacks"]["TimeBudget"]["args"]["spent_seconds"] >= 3600.0
 
 
+def test_budget_schedule_warms_up_and_decays_to_zero_with_the_clock(micro_pretrained_dir, tmp_path):
+    model = AutoModelForTokenClassification.from_pretrained(micro_pretrained_dir, num_labels=3)
+    args = finetune.NerTrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, warmup_steps=0.1, report_to=[],
+                                         eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
+
+    def learning_rate(spent_minutes, step=0, schedules_lr=True):
+        budget = finetune.TimeBudget(60, spent_seconds=60 * spent_minutes, schedules_lr=schedules_lr)
+        trainer = finetune.NerTrainer(model=model, args=args, callbacks=[budget])
+        trainer.create_optimizer_and_scheduler(num_training_steps=10_000)
+        return trainer.lr_scheduler.lr_lambdas[0](step) * args.learning_rate
+
+    assert learning_rate(3) == pytest.approx(0.5e-3)  # halfway through the warmup's 6 minutes, at step 0
+    assert learning_rate(33) == pytest.approx(0.5e-3)  # halfway down from the peak
+    assert learning_rate(60) == 0.0  # the budget is spent: annealed, though most steps are still to come
+    assert learning_rate(0, step=5_500) == pytest.approx(0.5e-3)  # steps ahead of the clock lead instead
+    assert learning_rate(33, schedules_lr=False) == 0.0  # the step schedule alone is still in its warmup at step 0
+
+
 def test_help_lists_every_option(capsys):
     with pytest.raises(SystemExit) as exit_info:
         finetune.main(["--help"])

@@ -13,7 +13,14 @@ from bioalbert.modeling.configuration_bioalbert import PRESETS
 from bioalbert.training.bioner_data import read_conll
 from bioalbert.training.ner_metric import compute_ner_metrics
 from bioalbert.training.recipes import get_recipe
-from bioalbert.training.reproduce import RECIPES, Stages, has_result, pretrained_with
+from bioalbert.training.reproduce import (
+    RECIPES,
+    Stages,
+    has_result,
+    pretrained_with,
+    pretraining_cost,
+    training_cost,
+)
 from bioalbert.training.results import write_result
 
 from conftest import REPO
@@ -138,3 +145,22 @@ def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretrainin
     assert reproduce.main(argv) == 0
     assert "removing" in capsys.readouterr().out
     assert (runs / "micro" / "ner" / "micro-ncbi_disease" / "config.json").is_file()  # made again
+
+
+def test_the_table_states_each_models_seeds_and_minutes_from_its_results_files(tmp_path):
+    def result(model, dataset, seeds, seconds):
+        write_result({"model": model, "dataset": dataset, "split": "test", "entity": {"f1": 0.5}, "token": {"f1": 0.6},
+                      "seeds": seeds, "training": {"train_wall_time_s": seconds}}, tmp_path / "results")
+
+    result("ours", "ncbi_disease", [13, 42, 87], 2700.0)  # seeds run on different days: no one clock saw them
+    result("ours", "s800", [13, 42, 87], 2640.0)
+    result("ours-random-init", "ncbi_disease", [42], 900.0)
+    costs = training_cost(tmp_path / "results", ["ours", "ours-random-init", "peer"], ["ncbi_disease", "s800"])
+    assert costs == ("`ours` seeds 13, 42, 87, 89 training minutes on 2 benchmarks; "
+                     "`ours-random-init` seed 42, 15 training minutes on 1 benchmark")
+
+    encoder = tmp_path / "encoder"
+    (encoder / "results").mkdir(parents=True)
+    (encoder / "results" / "pretraining.json").write_text(json.dumps(
+        {"global_step": 4000, "train_runtime_s": 4500.0, "total_steps": 10400, "total_train_runtime_s": 14700.0}))
+    assert pretraining_cost(encoder) == "`encoder` was pretrained 10,400 steps in 245 minutes"  # continued runs too

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import SequentialSampler
 from transformers import (
     AutoConfig,
@@ -84,6 +85,12 @@ class RunArguments:
         default=None,
         metadata={"help": "Stop training after this many minutes (per seed and process), evaluating and saving there."},
     )
+    lr_schedule_over_budget: bool = field(
+        default=False,
+        metadata={"help": "With --max-train-minutes: warm the learning rate up and decay it linearly to zero over the "
+                  "time budget (or the epochs, whichever ends first), so that a run the clock stops has annealed. "
+                  "Off: the schedule spans --num-train-epochs and the clock may stop it at any learning rate."},
+    )
 
 
 @dataclass
@@ -114,6 +121,11 @@ def parse_args(argv):
     model_args, data_args, run_args, training_args = parser.parse_args_into_dataclasses(precision_flags() + argv)
     if training_args.output_dir is None:
         parser.error("--output-dir is required")
+    if run_args.lr_schedule_over_budget and not run_args.max_train_minutes:
+        parser.error("--lr-schedule-over-budget needs --max-train-minutes: there is no time budget to schedule over")
+    if run_args.lr_schedule_over_budget and training_args.lr_scheduler_type != "linear":
+        parser.error("--lr-schedule-over-budget is a linear warmup and decay; it cannot be combined with "
+                     f"--lr-scheduler-type {training_args.lr_scheduler_type}")
     return model_args, data_args, run_args, training_args
 
 
@@ -170,18 +182,42 @@ class NerTrainer(Trainer):
     def _get_eval_sampler(self, eval_dataset):
         return SequentialSampler(eval_dataset)
 
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        budget = next((callback for callback in self.callback_handler.callbacks
+                       if isinstance(callback, TimeBudget) and callback.schedules_lr), None)
+        if self.lr_scheduler is None and budget is not None:
+            self.lr_scheduler = budget.linear_schedule(optimizer or self.optimizer, num_training_steps,
+                                                       self.args.get_warmup_steps(num_training_steps))
+        return super().create_scheduler(num_training_steps, optimizer)
+
 
 class TimeBudget(TrainerCallback, ExportableState):
     """Ends training once `minutes` of it have passed, with a last dev evaluation and checkpoint, so that a run on a
     slow or shared machine still ends with its best model; the number of epochs done is recorded. The time spent is
     saved with each checkpoint (`stateful_callbacks` in trainer_state.json) and counted on after `--resume`, so a
-    killed run gets the same budget in all as one that ran through."""
+    killed run gets the same budget in all as one that ran through.
 
-    def __init__(self, minutes: float, spent_seconds: float = 0.0):
+    With `schedules_lr`, `NerTrainer` takes its learning-rate schedule from here: linear warmup and decay over the
+    budget's time or the training steps, whichever is further along. A step-only schedule over 20 epochs leaves a run
+    that the clock stops after 4 of them at 80% of the peak rate, after spending two of them warming up; decaying to
+    zero at the budget is what budgeted training should do (Li et al., 2020, "Budgeted Training: Rethinking Deep
+    Neural Network Training Under Resource Constraints")."""
+
+    def __init__(self, minutes: float, spent_seconds: float = 0.0, schedules_lr: bool = False):
         self.seconds, self.spent_seconds, self.started = 60 * minutes, spent_seconds, None
+        self.schedules_lr = schedules_lr
 
     def elapsed_seconds(self) -> float:
         return self.spent_seconds + (time.perf_counter() - self.started if self.started is not None else 0.0)
+
+    def linear_schedule(self, optimizer, total_steps: int, warmup_steps: int) -> LambdaLR:
+        warmup = warmup_steps / total_steps  # the same share of the run as --warmup-steps asks of the steps
+
+        def factor(step: int) -> float:
+            progress = min(1.0, max(step / total_steps, self.elapsed_seconds() / self.seconds))
+            return progress / warmup if progress < warmup else (1.0 - progress) / (1.0 - warmup)
+
+        return LambdaLR(optimizer, factor)
 
     def state(self) -> dict:
         return {"args": {"minutes": self.seconds / 60, "spent_seconds": round(self.elapsed_seconds(), 1)},
@@ -305,6 +341,13 @@ def copy_model_files(source: Path, target: Path):
             shutil.copy2(path, target / path.name)
 
 
+def time_budget(run_args) -> list[TimeBudget]:
+    """A fresh `TimeBudget` per seed (each gets the whole budget), or none without --max-train-minutes."""
+    if not run_args.max_train_minutes:
+        return []
+    return [TimeBudget(run_args.max_train_minutes, schedules_lr=run_args.lr_schedule_over_budget)]
+
+
 def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
     """The whole job; returns the results record (written to results/<model>/<dataset>.json when there is a
     test split). `callbacks` are extra `TrainerCallback`s (the resume test uses one to interrupt training)."""
@@ -329,7 +372,7 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
         seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed)
         runs.append(train_one_seed(seed, model_args, seed_args, tokenizer, labels, windowed["train"],
                                    windowed["validation"], windowed.get("test"), run_args.resume,
-                                   [*callbacks, *([TimeBudget(run_args.max_train_minutes)] if run_args.max_train_minutes else [])]))
+                                   [*callbacks, *time_budget(run_args)]))
         logger.info("Seed %d: dev entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
 
     best = max(runs, key=lambda record: record["dev"]["entity_f1"])
@@ -357,7 +400,8 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
             "epochs": statistics.fmean(r["epochs"] for r in runs),
             "max_epochs": training_args.num_train_epochs,
             "max_train_minutes": run_args.max_train_minutes,
-            "lr_scheduler": getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type),
+            "lr_scheduler": ("linear over the time budget" if run_args.lr_schedule_over_budget
+                             else getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)),
             "learning_rate": training_args.learning_rate,
             "batch_size": training_args.per_device_train_batch_size,
             "max_seq_length": model_args.max_seq_length,

@@ -230,6 +230,33 @@ def hardware(results_dir: Path, model: str, datasets: list[str]) -> str:
     return f"Run on {describe_machine(machine)}"
 
 
+def training_cost(results_dir: Path, models: list[str], datasets: list[str]) -> str:
+    """Each model's seeds and training minutes, summed from its results files. A table is often pieced together
+    (seeds run side by side, stages resumed across days), so no one clock timed it; the records did."""
+    parts = []
+    for model in models:
+        records = [json.loads(path.read_text()) for dataset in datasets
+                   if (path := results_dir / model / f"{dataset}.json").is_file()]
+        if records:
+            seeds = sorted({seed for record in records for seed in record.get("seeds", [])})
+            seconds = sum(record.get("training", {}).get("train_wall_time_s", 0) for record in records)
+            parts.append(f"`{model}` seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}, "
+                         f"{seconds / 60:.0f} training minutes on {len(records)} benchmark{'s' * (len(records) > 1)}")
+    return "; ".join(parts)
+
+
+def pretraining_cost(model_dir: Path) -> str:
+    """Steps and minutes of the start encoder's whole pretraining (continued runs included), from its record."""
+    for path in (model_dir / "pretraining_metrics.json", model_dir / "results" / "pretraining.json"):
+        if path.is_file():
+            record = json.loads(path.read_text())
+            steps = record.get("total_steps", record.get("global_step"))
+            seconds = record.get("total_train_runtime_s", record.get("train_runtime_s"))
+            if steps and seconds:
+                return f"`{model_dir.name}` was pretrained {steps:,} steps in {seconds / 60:.0f} minutes"
+    return f"`{model_dir.name}` has no pretraining record"
+
+
 def available_datasets(data_dir: Path, wanted: list[str]) -> list[str]:
     present = [name for name in BENCHMARKS if (data_dir / "bioner" / name / "train.tsv").is_file()]
     for name in wanted or BENCHMARKS:
@@ -341,10 +368,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def report_action():
         report_dir.mkdir(parents=True, exist_ok=True)
+        costs = training_cost(results_dir, models + ([] if args.skip_peer else [peer]), datasets)
         preamble = f"Recipe `{recipe.name}` ({recipe.description}). Test split, entity level strict IOB2 micro F1 " \
-                   f"(seqeval) and token level F1, mean ± std over seeds {list(recipe.seeds)}. " \
-                   f"{hardware(results_dir, ours, datasets)}; {stages.total_minutes():.0f} minutes from tokenizer " \
-                   f"to this table, spaCy peer included." + \
+                   f"(seqeval) and token level F1, mean ± std over seeds: {costs}. " \
+                   f"{pretraining_cost(pretrained_dir)}. {hardware(results_dir, ours, datasets)}." + \
                    (f" Run on {', '.join(datasets)} only (--datasets)." if args.datasets else "")
         write_report(results_dir, models, None if args.skip_peer else peer, report_dir,
                      DOCS if args.update_docs else None, preamble, block=f"reproduce-{recipe.name}")
@@ -365,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
 
     stages.run("stage release folders", "release", lambda: False, release_action)
 
-    print(f"\n{'=' * 100}\nRecipe {recipe.name} finished in {(time.time() - stages.started) / 60:.1f} min")
+    print(f"\n{'=' * 100}\nRecipe {recipe.name} finished in {(time.time() - stages.started) / 60:.1f} min "
+          f"({stages.total_minutes():.0f} min over every run of its stages, {stages.log_file})")
     for name, status, seconds in stages.summary:
         print(f"  {name:<55} {status:<8} {seconds / 60:6.1f} min")
     print((report_dir / "results.md").read_text())
