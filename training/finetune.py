@@ -199,7 +199,7 @@ class TimeBudget(TrainerCallback, ExportableState):
 
     With `schedules_lr`, `NerTrainer` takes its learning-rate schedule from here: linear warmup and decay over the
     budget's time or the training steps, whichever is further along. A step-only schedule over 20 epochs leaves a run
-    that the clock stops after 4 of them at 80% of the peak rate, after spending two of them warming up; decaying to
+    that the clock stops after 4 of them at 90% of the peak rate, after spending two of them warming up; decaying to
     zero at the budget is what budgeted training should do (Li et al., 2020, "Budgeted Training: Rethinking Deep
     Neural Network Training Under Resource Constraints")."""
 
