@@ -29,7 +29,7 @@ from bioalbert.modeling.configuration_bioalbert import PRESETS
 from .datadir import resolve_data_dir
 from .recipes import get_recipe
 from .report import BENCHMARKS, write_report
-from .results import describe_machine
+from .results import describe_machine, load_results
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = "docs/research.md"  # the research record, which holds every recipe's `reproduce-<recipe>` block
@@ -235,8 +235,7 @@ def training_cost(results_dir: Path, models: list[str], datasets: list[str]) -> 
     (seeds run side by side, stages resumed across days), so no one clock timed it; the records did."""
     parts = []
     for model in models:
-        records = [json.loads(path.read_text()) for dataset in datasets
-                   if (path := results_dir / model / f"{dataset}.json").is_file()]
+        records = [record for record in load_results(results_dir, model) if record["dataset"] in datasets]
         if records:
             seeds = sorted({seed for record in records for seed in record.get("seeds", [])})
             seconds = sum(record.get("training", {}).get("train_wall_time_s", 0) for record in records)
@@ -247,13 +246,13 @@ def training_cost(results_dir: Path, models: list[str], datasets: list[str]) -> 
 
 def pretraining_cost(model_dir: Path) -> str:
     """Steps and minutes of the start encoder's whole pretraining (continued runs included), from its record."""
-    for path in (model_dir / "pretraining_metrics.json", model_dir / "results" / "pretraining.json"):
-        if path.is_file():
-            record = json.loads(path.read_text())
-            steps = record.get("total_steps", record.get("global_step"))
-            seconds = record.get("total_train_runtime_s", record.get("train_runtime_s"))
-            if steps and seconds:
-                return f"`{model_dir.name}` was pretrained {steps:,} steps in {seconds / 60:.0f} minutes"
+    from .pretrain import start_record
+
+    record = start_record(model_dir) or {}
+    steps = record.get("total_steps", record.get("global_step"))
+    seconds = record.get("total_train_runtime_s", record.get("train_runtime_s"))
+    if steps and seconds:
+        return f"`{model_dir.name}` was pretrained {steps:,} steps in {seconds / 60:.0f} minutes"
     return f"`{model_dir.name}` has no pretraining record"
 
 
