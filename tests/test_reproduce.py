@@ -122,6 +122,9 @@ def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretrainin
 
     recipe = replace(RECIPES["cpu-demo"], name="micro", start_model=str(micro_pretrained_dir), random_baseline=True,
                      finetune_flags=("--num-train-epochs", "1", "--per-device-train-batch-size", "8"),
+                     finetune_flags_by_dataset={"ncbi_disease": ("--max-train-minutes", "5",
+                                                                 "--lr-schedule-over-budget", "true")},
+                     random_init_seeds=(7,),
                      max_sentences={"train": 24, "eval": 16, "test": 16})
     monkeypatch.setitem(reproduce.RECIPES, "micro", recipe)
     runs, results = tmp_path / "runs", tmp_path / "results"
@@ -136,6 +139,12 @@ def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretrainin
     assert not (runs / "micro" / "tokenizer").exists() and not (runs / "micro" / "pretrained").exists()
     ours = json.loads((results / "micro" / "ncbi_disease.json").read_text())
     assert Path(ours["base_model"]).resolve() == micro_pretrained_dir.resolve()
+    # The benchmark's own flags reach both starts; the baseline runs its own seeds.
+    random_init = json.loads((results / "micro-random-init" / "ncbi_disease.json").read_text())
+    assert (ours["seeds"], random_init["seeds"]) == ([42], [7])
+    for record in (ours, random_init):
+        assert record["training"]["lr_scheduler"] == "linear over the time budget"
+        assert record["training"]["max_train_minutes"] == 5
     # The random-init baseline shares the persisted encoder's tokenizer, so the two differ in their weights only.
     random_config = json.loads((runs / "micro" / "random-init" / "config.json").read_text())
     assert random_config["vocab_size"] == json.loads((micro_pretrained_dir / "config.json").read_text())["vocab_size"]
