@@ -103,8 +103,8 @@ RECIPES = {
             "PubMed-style abstracts plus the NER corpora's unlabelled training text (models/bioalbert-tiny-pubmed-task; "
             "--pretrain true remakes it: 16k tokenizer, 2,400 steps), 15 minutes of fine-tuning per benchmark and seed "
             "(3 seeds, checkpoint chosen on devel; the learning rate decays to zero over the 15 minutes, except on "
-            "NCBI-disease and Species-800, where it decays over 20 epochs: chosen on devel), a random-init baseline (1 seed) and spaCy with "
-            "the same 15 minutes",
+            "NCBI-disease and Species-800, where it decays over 20 epochs: chosen on devel), a random-init baseline "
+            "(1 seed) and spaCy with the same 15 minutes",
             # ALiBi, the piece prior and task-adaptive text are what beat random init (docs/research.md): 68.9 vs 61.3
             # on NCBI-disease. 2,400 steps take 60 to 90 minutes on a 2-core AVX2 CPU in fp32 (1.5 to 2.2 s a step,
             # 2.2 with one torch thread), about 15 on one with AVX512-BF16; the step count, not the clock, fixes the
@@ -114,7 +114,7 @@ RECIPES = {
             pretrain_flags=("--max_steps", "2400", "--warmup_steps", "200", "--max_train_minutes", "100"),
             # 3 epochs underfit (10 epochs took random init from 49.8 to 56.9 on NCBI-disease): train for the wall
             # time spaCy gets and keep the epoch that scores best on devel. 20 epochs is the schedule's length;
-            # the 15 minutes end it first on every benchmark (NCBI-disease, the smallest, runs about 13 epochs).
+            # the 15 minutes end it first on every benchmark (NCBI-disease, the smallest, runs about 16 epochs).
             finetune_flags=("--num-train-epochs", "20", "--learning-rate", "5e-4", "--max-train-minutes", "15"),
             # Where the clock stops training after 5 to 12 epochs, the 20-epoch schedule does not anneal; decaying the
             # learning rate to zero over the 15 minutes won there on devel, by the one rule used for every benchmark:
@@ -345,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
 
         stages.run("random-init baseline model", "release", random_init_done, random_init_action)
 
-    for start, name, seeds in zip(starts, [ours, random_name], [recipe.seeds, recipe.random_init_seeds or recipe.seeds]):
+    start_seeds = [recipe.seeds, recipe.random_init_seeds or recipe.seeds]
+    for start, name, seeds in zip(starts, [ours, random_name], start_seeds):
         for dataset in datasets:
             output_dir = run_dir / "ner" / f"{name}-{dataset}"
 
