@@ -20,9 +20,10 @@ How a text becomes entities (and why not `pipeline("ner", stride=...)`, which al
    both sides (the SQuAD "max context" rule), so every word is labelled exactly once and an entity on a window
    border is found once, whole. Nothing is truncated: a 20,000-word document is tagged to its last word. This is
    the windowing of the fine-tuning evaluation (`bioalbert.training.ner_windows`), reused as is.
-3. Labels. The label of a word is the model's label for its first piece (as in training); IOB2 word labels are
-   turned into entities as the project's metric reads them (seqeval, strict IOB2), so raw-text tagging scores
-   like the word-level benchmark evaluation.
+3. Labels. A word's label scores are its first piece's (as in training); each sentence's labels are the most
+   probable valid IOB2 sequence (`decode_iob2`: an I-X only after B-X or I-X), the decoding the models are scored
+   with, and are turned into entities as the project's metric reads them (seqeval, strict IOB2), so raw-text
+   tagging scores like the word-level benchmark evaluation.
    `score` is the mean probability of the chosen label over the entity's words.
 4. Speed. Windows of all texts are sorted by length and batched with dynamic padding under
    `torch.inference_mode`; optional dynamic int8 quantisation and `torch.compile`.
@@ -35,10 +36,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bioalbert.modeling.loading import load_ner_model
-from bioalbert.modeling.pipeline_bioalbert import WORD_RE
+from bioalbert.modeling.pipeline_bioalbert import WORD_RE, decode_iob2
 from bioalbert.training.ner_windows import make_windows, stitch, window_length_defaults
 
 SENTENCE_END = {".", "!", "?"}
@@ -190,7 +192,8 @@ class Tagger:
         return [merge_entities(*entities, keep_overlaps=self.keep_overlaps) for entities in zip(*per_model)]
 
     def _predict(self, tokenizer, model, texts, words, sentences, max_length, stride) -> list[list[tuple[int, float]]]:
-        """(label id, probability) of every word of every sentence, from its first piece."""
+        """(label id, probability) of every word of every sentence, from its first piece; labels decoded per sentence
+        under IOB2's constraints (`decode_iob2`), as the models were scored."""
         budget = max_length - tokenizer.num_special_tokens_to_add()
         pieces = self._word_pieces(tokenizer, texts, words, budget)
         sentence_pieces = [pieces[d][first:last] for d, first, last in sentences]
@@ -203,7 +206,7 @@ class Tagger:
                 ids += word
             inputs.append(ids + [tokenizer.sep_token_id])
             firsts.append(first)
-        window_tags = [None] * len(windows)
+        window_scores = [None] * len(windows)
         order = sorted(range(len(windows)), key=lambda w: len(inputs[w]))  # similar lengths: little padding
         with torch.inference_mode():
             for b in range(0, len(order), self.batch_size):
@@ -215,10 +218,16 @@ class Tagger:
                     input_ids[row, : len(inputs[w])] = torch.tensor(inputs[w])
                     attention_mask[row, : len(inputs[w])] = 1
                 logits = model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)).logits
-                probs, best = (tensor.cpu().tolist() for tensor in logits.float().softmax(-1).max(-1))
+                log_probs = logits.float().log_softmax(-1).cpu().numpy()
                 for row, w in enumerate(batch):
-                    window_tags[w] = [(best[row][p], probs[row][p]) for p in firsts[w]]
-        return stitch(windows, window_tags, [len(s) for s in sentence_pieces])
+                    window_scores[w] = log_probs[row][firsts[w]]
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        per_word = stitch(windows, [list(scores) for scores in window_scores], [len(s) for s in sentence_pieces])
+        tags = []
+        for scores in per_word:
+            path = decode_iob2(np.array(scores).reshape(len(scores), len(labels)), labels)
+            tags.append([(label, float(np.exp(word_scores[label]))) for label, word_scores in zip(path, scores)])
+        return tags
 
     @staticmethod
     def _entities(path, id2label, texts, words, sentences, tags) -> list[list[Entity]]:

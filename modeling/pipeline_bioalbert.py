@@ -10,6 +10,10 @@ character alone), tokenises those words as fine-tuning does, and takes a piece's
 `word_ids`; aggregation strategies, `stride` windows and offsets into the original text are the stock pipeline's.
 An entity's `word` is the exact text it covers, `text[start:end]`.
 
+Words get their labels by IOB2-constrained decoding (`decode_iob2`), not one argmax per word: an argmax can say
+"O I-Species", which the stock grouping turns into an entity that the strict IOB2 metric does not count (and whose
+boundary is wrong). The same decoding scores the models in training (`bioalbert.training.ner_windows`).
+
 A fine-tuned folder's config names this class under `custom_pipelines`, so
 `pipeline("ner", model=folder, trust_remote_code=True)` runs it (this file must stay self-contained: it is remote
 code).
@@ -18,9 +22,42 @@ code).
 import re
 import warnings
 
+import numpy as np
 from transformers import TokenClassificationPipeline
+from transformers.pipelines.token_classification import AggregationStrategy
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
+
+
+def iob2_transitions(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(may_start, may_follow): label j may open a sentence; label j may follow label i. The one rule of strict
+    IOB2: I-X continues B-X or I-X. Labels without a B-/I- prefix are unconstrained."""
+    inside = [label[2:] if label.startswith("I-") else None for label in labels]
+    may_start = np.array([kind is None for kind in inside])
+    may_follow = np.array([[kind is None or previous in (f"B-{kind}", f"I-{kind}") for kind in inside]
+                           for previous in labels])
+    return may_start, may_follow
+
+
+def decode_iob2(log_probs: np.ndarray, labels: list[str]) -> list[int]:
+    """The most probable valid IOB2 label sequence (label ids) for one sentence's words, given each word's
+    log-probabilities (words, labels): Viterbi with hard transition constraints and no learned transition scores,
+    so where the per-word argmax is already valid it is returned unchanged."""
+    if len(log_probs) == 0:
+        return []
+    may_start, may_follow = iob2_transitions(list(labels))
+    transition = np.where(may_follow, 0.0, -np.inf)
+    score = np.where(may_start, log_probs[0], -np.inf)
+    backpointers = []
+    for word_scores in log_probs[1:]:
+        total = score[:, None] + transition  # (previous label, label)
+        best_previous = total.argmax(axis=0)
+        score = total[best_previous, np.arange(len(labels))] + word_scores
+        backpointers.append(best_previous)
+    path = [int(score.argmax())]
+    for best_previous in reversed(backpointers):
+        path.append(int(best_previous[path[-1]]))
+    return path[::-1]
 
 
 class BioAlbertTokenClassificationPipeline(TokenClassificationPipeline):
@@ -54,6 +91,30 @@ class BioAlbertTokenClassificationPipeline(TokenClassificationPipeline):
             for entity, index in zip(pre_entities, kept, strict=True):
                 entity["is_subword"] = index > 0 and word_ids[index] is not None and word_ids[index] == word_ids[index - 1]
         return pre_entities
+
+    def aggregate_words(self, entities: list[dict], aggregation_strategy: AggregationStrategy) -> list[dict]:
+        """The stock word aggregation (one score vector per word: its first piece's, its most confident piece's,
+        or the pieces' mean), then one IOB2-constrained decoding over the words instead of an argmax per word."""
+        words = super().aggregate_words(entities, aggregation_strategy)  # validates the strategy, builds the words
+        groups, scores = [], []
+        for entity in entities:
+            if groups and entity["is_subword"]:
+                groups[-1].append(entity)
+            else:
+                groups.append([entity])
+        for group in groups:
+            if aggregation_strategy == AggregationStrategy.FIRST:
+                scores.append(group[0]["scores"])
+            elif aggregation_strategy == AggregationStrategy.MAX:
+                scores.append(max(group, key=lambda entity: entity["scores"].max())["scores"])
+            else:
+                scores.append(np.nanmean(np.stack([entity["scores"] for entity in group]), axis=0))
+        scores = np.stack(scores) if scores else np.zeros((0, len(self.model.config.id2label)))
+        labels = [self.model.config.id2label[i] for i in range(scores.shape[-1])]
+        path = decode_iob2(np.log(np.clip(scores, 1e-38, None)), labels)
+        for word, word_scores, label in zip(words, scores, path, strict=True):
+            word["entity"], word["score"] = labels[label], word_scores[label]
+        return words
 
     def postprocess(self, all_outputs, **postprocess_params):
         entities = super().postprocess(all_outputs, **postprocess_params)

@@ -1,12 +1,15 @@
 """Windows, label alignment, stitching, and the fine-tuning job (real Trainer, micro model, first sentences of the
 real benchmarks): best checkpoint, seeds, resume after an interruption, the saved model, `bioalbert evaluate`."""
 
+import itertools
 import json
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer, TrainerCallback, pipeline
 
+from bioalbert.modeling.pipeline_bioalbert import decode_iob2
 from bioalbert.training import evaluate as evaluate_job
 from bioalbert.training import finetune
 from bioalbert.training.bioner_data import load_bioner
@@ -76,9 +79,33 @@ def test_predict_words_tags_every_word(tokenizer, micro_pretrained_dir, long_sen
     predicted = predict_words(model, tokenizer, sentences, batch_size=8, max_length=24, stride=6)
     assert [len(p) for p in predicted] == [len(s) for s in sentences]
     assert {tag for tags in predicted for tag in tags} <= set(labels)
+    assert all(valid_iob2(tags) for tags in predicted)  # whatever the untrained head's argmax says
     # Windowed prediction of a short sentence equals its unwindowed prediction (one window, same input).
     short = [sentences[0][:8]]
     assert predict_words(model, tokenizer, short, 8, max_length=24) == predict_words(model, tokenizer, short, 8, 512)
+
+
+def valid_iob2(tags: list[str]) -> bool:
+    return all(not tag.startswith("I-") or (i > 0 and tags[i - 1] in ("B-" + tag[2:], tag))
+               for i, tag in enumerate(tags))
+
+
+def test_iob2_decoding_is_the_best_valid_sequence():
+    labels = ["O", "B-X", "I-X", "B-Y", "I-Y"]
+    # The argmax per word reads "O I-X I-X", an entity the strict metric drops; B-X is the first word's runner-up.
+    probs = np.array([[0.5, 0.2, 0.3, 0, 0], [0.1, 0.1, 0.8, 0, 0], [0.2, 0.1, 0.6, 0.05, 0.05]]) + 1e-6
+    assert [labels[i] for i in decode_iob2(np.log(probs), labels)] == ["B-X", "I-X", "I-X"]
+    # Against every valid sequence of 4 words, on random scores: always the best one, and the argmax when valid.
+    rng = np.random.default_rng(0)
+    valid = [path for path in itertools.product(range(len(labels)), repeat=4) if valid_iob2([labels[i] for i in path])]
+    for _ in range(40):
+        log_probs = np.log(rng.dirichlet(np.full(len(labels), 0.5), size=4))
+        best = max(valid, key=lambda path: sum(log_probs[word, label] for word, label in enumerate(path)))
+        assert tuple(decode_iob2(log_probs, labels)) == best
+        argmax = tuple(log_probs.argmax(-1))
+        assert argmax not in valid or best == argmax
+    assert decode_iob2(np.zeros((0, len(labels))), labels) == []
+    assert decode_iob2(np.log([[0.2, 0.8]]), ["Disease", "Chemical"]) == [1]  # no IOB prefixes: no constraint
 
 
 def finetune_args(model_dir, output_dir, results_dir, *extra):
@@ -147,6 +174,18 @@ def test_finetune_keeps_best_checkpoint_and_saves_a_loadable_model(micro_pretrai
     assert evaluated["entity"]["f1"] == pytest.approx(best_run["test"]["entity_f1"])
     assert evaluated["token"]["f1"] == pytest.approx(best_run["test"]["token_f1"])
     assert evaluated["seeds"] == [best_seed]
+
+    # A run scored before IOB2 decoding (per-word argmax: no "decoding" in run.json) is rescored on --resume.
+    assert saved["decoding"] == runs[0]["decoding"] == "iob2-viterbi"
+    stale = json.loads(json.dumps(runs[0]))
+    del stale["decoding"]
+    stale["test"]["entity_f1"] = stale["dev"]["entity_f1"] = -1.0
+    (output_dir / "seed-1" / "run.json").write_text(json.dumps(stale))
+    rescored = finetune.run(*finetune_args(micro_pretrained_dir, output_dir, tmp_path / "results", "--seeds", "1", "2",
+                                           "--resume"))
+    assert rescored["runs"][0]["entity_f1"] == pytest.approx(runs[0]["test"]["entity_f1"])
+    assert rescored["runs"][0]["dev_entity_f1"] == pytest.approx(runs[0]["dev"]["entity_f1"], abs=0.02)  # fp32 now
+    assert json.loads((output_dir / "seed-1" / "run.json").read_text())["decoding"] == "iob2-viterbi"
 
     # A model that never saw Chemical tags refuses to be scored on them.
     with pytest.raises(ValueError, match=r"tags the model .* does not know: \['B-Chemical', 'I-Chemical'\]"):

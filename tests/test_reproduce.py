@@ -89,6 +89,11 @@ def test_a_committed_results_file_alone_does_not_skip_fine_tuning(tmp_path, monk
     assert has_result(Path("results"), "cpu-demo", "ncbi_disease", output)
     Path("runs/elsewhere").mkdir()
     assert not has_result(Path("results"), "cpu-demo", "ncbi_disease", Path("runs/elsewhere"))  # another run's file
+    # Scored by per-word argmax (no "decoding"): fine-tuning's stage runs again, and `--resume` rescores the run.
+    assert not has_result(Path("results"), "cpu-demo", "ncbi_disease", output, "iob2-viterbi")
+    write_result({"model": "cpu-demo", "dataset": "ncbi_disease", "split": "test", "entity": {"f1": 0.5},
+                  "token": {"f1": 0.6}, "model_path": str(output), "decoding": "iob2-viterbi"}, Path("results"))
+    assert has_result(Path("results"), "cpu-demo", "ncbi_disease", output, "iob2-viterbi")
 
 
 def test_a_model_pretrained_with_another_recipe_version_stops_the_run(tmp_path, micro_pretrained_dir):

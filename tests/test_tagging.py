@@ -228,6 +228,21 @@ def test_ner_pipeline_on_a_finetuned_folder_tags_the_training_words(ner_dir, str
     assert ner("") == [] and ner(" \n\t ") == []
 
 
+def test_pipeline_and_tagger_decode_alike(ner_dir, tagger, abstract):
+    """A sentence is one window for both: the folder's pipeline and the Tagger read the same scores and decode them
+    the same way (IOB2-constrained), so they return the same entities."""
+    from transformers import pipeline
+
+    ner = pipeline("ner", model=str(ner_dir), trust_remote_code=True, aggregation_strategy="first")
+    sentences = [abstract[start:end] for start, end in sentence_spans(abstract, word_spans(abstract))]
+    found = 0
+    for sentence in sentences[:12]:
+        from_tagger = [(e.start, e.end, e.label) for e in tagger.tag([sentence])[0]]
+        assert [(e["start"], e["end"], e["entity_group"]) for e in ner(sentence)] == from_tagger, sentence
+        found += len(from_tagger)
+    assert found
+
+
 @pytest.mark.slow
 def test_plain_ner_pipeline_as_remote_code(ner_dir):
     """A fresh interpreter without bioalbert imported: the folder's own code (trust_remote_code) runs it."""

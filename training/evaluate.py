@@ -22,7 +22,7 @@ from .bioner_data import BioNERFormatError, load_bioner
 from .finetune import INFO_FILE, dataset_name, write_predictions
 from .finetune_joint import BENCHMARK_CORPUS, to_corpus_tags
 from .ner_metric import compute_ner_metrics
-from .ner_windows import predict_words
+from .ner_windows import DECODING, predict_words
 from .results import write_result
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def evaluate_model(args: EvaluateArguments) -> dict:
         "base_model": info.get("base_model"),
         "dataset": dataset_name(args),
         "split": args.split,
+        "decoding": DECODING,
         "seeds": [seed] if seed is not None else [],
         "entity": {**entity, "f1_std": 0.0, "number": metrics["entity_number"]},
         "token": {**token, "f1_std": 0.0, "number": metrics["token_number"]},

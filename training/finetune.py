@@ -40,7 +40,9 @@ import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto clas
 
 from .bioner_data import BioNERFormatError, load_bioner
 from .ner_metric import compute_ner_metrics
-from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
+from .ner_windows import (
+    DECODING, IGNORE_INDEX, decode_sentences, encode_windows, make_windows, piece_counts, predict_words,
+)
 from .precision import precision_flags, precision_name
 from .results import mean_std, write_result
 from .tokenizer import load_tokenizer
@@ -165,12 +167,10 @@ class WindowedSplit:
 
     def compute_metrics(self, eval_prediction) -> dict:
         """Trainer metric: dev scores per word (stitched over windows), not per window piece."""
-        predicted_ids, label_ids = eval_prediction.predictions, eval_prediction.label_ids
-        window_tags = [
-            [self.label_names[i] for i in predicted[labels != IGNORE_INDEX]]
-            for predicted, labels in zip(predicted_ids, label_ids)
-        ]
-        predictions = stitch(self.windows, window_tags, [len(words) for words in self.sentences])
+        log_probs, label_ids = eval_prediction.predictions, eval_prediction.label_ids
+        window_scores = [scores[labels != IGNORE_INDEX] for scores, labels in zip(log_probs, label_ids)]
+        predictions = decode_sentences(self.windows, window_scores, [len(words) for words in self.sentences],
+                                       self.label_names)
         metrics = compute_ner_metrics(self.gold_tags(), predictions)
         return {key: value for key, value in metrics.items() if key != "per_type"}
 
@@ -237,8 +237,8 @@ class TimeBudget(TrainerCallback, ExportableState):
             control.should_training_stop = control.should_evaluate = control.should_save = True
 
 
-def argmax_logits(logits, labels):
-    return logits.argmax(-1)  # keeps only the predicted ids in memory during evaluation
+def log_softmax_logits(logits, labels):
+    return logits.float().log_softmax(-1)  # the dev metric decodes (decode_sentences) over every label's score
 
 
 def last_complete_checkpoint(folder: Path) -> Path | None:
@@ -260,8 +260,16 @@ def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, de
     output_dir = Path(training_args.output_dir)
     record_path = output_dir / "run.json"
     if resume and record_path.is_file():
-        logger.info("Seed %d already finished in %s; keeping it", seed, output_dir)
-        return json.loads(record_path.read_text())
+        record = json.loads(record_path.read_text())
+        if record.get("decoding") == DECODING:
+            logger.info("Seed %d already finished in %s; keeping it", seed, output_dir)
+            return record
+        logger.info("Seed %d finished in %s, scored by per-word argmax; rescoring dev and test with %s decoding",
+                    seed, output_dir, DECODING)
+        model = AutoModelForTokenClassification.from_pretrained(output_dir)
+        dev_scores = compute_ner_metrics(dev.gold_tags(), predict_split(model, tokenizer, dev, model_args, training_args))
+        record["dev"].update({key: value for key, value in dev_scores.items() if key != "per_type"})
+        return finish_record(record, model, tokenizer, test, model_args, training_args, record_path)
     checkpoint = last_complete_checkpoint(output_dir) if output_dir.is_dir() else None
     if checkpoint is not None and not resume:
         raise FileExistsError(
@@ -281,7 +289,7 @@ def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, de
         data_collator=DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
         compute_metrics=dev.compute_metrics,
-        preprocess_logits_for_metrics=argmax_logits,
+        preprocess_logits_for_metrics=log_softmax_logits,
         callbacks=list(callbacks),
     )
     started = time.perf_counter()
@@ -299,15 +307,25 @@ def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, de
         "train_loss": train_output.training_loss,
         "dev": {key.removeprefix("eval_"): value for key, value in dev_metrics.items()},
     }
+    # Scored as it is used: in fp32. Under bf16 the Trainer's accelerator wraps forward in autocast; unwrap it.
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    return finish_record(record, model, tokenizer, test, model_args, training_args, record_path)
+
+
+def predict_split(model, tokenizer, split: "WindowedSplit", model_args, training_args) -> list[list[str]]:
+    return predict_words(model, tokenizer, split.sentences, training_args.per_device_eval_batch_size,
+                         model_args.max_seq_length, model_args.window_stride)
+
+
+def finish_record(record, model, tokenizer, test, model_args, training_args, record_path: Path) -> dict:
+    """Adds the test scores (and test_predictions.tsv) to a seed's record and saves it as run.json."""
     if test is not None:
         started = time.perf_counter()
-        # Scored as it is used: in fp32. Under bf16 the Trainer's accelerator wraps forward in autocast; unwrap it.
-        model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
-        predictions = predict_words(model, tokenizer, test.sentences, training_args.per_device_eval_batch_size,
-                                    model_args.max_seq_length, model_args.window_stride)
+        predictions = predict_split(model, tokenizer, test, model_args, training_args)
         record["test"] = compute_ner_metrics(test.gold_tags(), predictions)
         record["test_wall_time_s"] = round(time.perf_counter() - started, 1)
-        write_predictions(output_dir / "test_predictions.tsv", test.sentences, test.gold_tags(), predictions)
+        write_predictions(record_path.parent / "test_predictions.tsv", test.sentences, test.gold_tags(), predictions)
+    record["decoding"] = DECODING
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -389,6 +407,7 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
         "base_model": model_args.model,
         "dataset": name,
         "split": "test",
+        "decoding": DECODING,
         "seeds": run_args.seeds,
         "runs": [
             {"seed": r["seed"], "dev_entity_f1": r["dev"]["entity_f1"], "dev_token_f1": r["dev"]["token_f1"],

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from datasets import Dataset
+from datasets import Dataset, concatenate_datasets, interleave_datasets
 from transformers import (
     AutoModelForTokenClassification,
     DataCollatorForTokenClassification,
@@ -41,13 +41,15 @@ from .finetune import (
     NerTrainer,
     NerTrainingArguments,
     TimeBudget,
-    argmax_logits,
     copy_model_files,
     last_complete_checkpoint,
+    log_softmax_logits,
     summarize,
 )
 from .ner_metric import compute_ner_metrics
-from .ner_windows import IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_words, stitch
+from .ner_windows import (
+    DECODING, IGNORE_INDEX, decode_sentences, encode_windows, make_windows, piece_counts, predict_words,
+)
 from .precision import precision_flags, precision_name
 from .results import write_result
 from .tokenizer import load_tokenizer
@@ -135,6 +137,11 @@ class CorpusSplit:
         self.windows = make_windows(counts, max_length - tokenizer.num_special_tokens_to_add(), stride)
         self.features, _ = encode_windows(tokenizer, self.sentences, self.windows, max_length, set_ids, counts)
 
+    def entity_f1(self, union_tags: list[list[str]]) -> float:
+        """Entity F1 of predicted union tags on this corpus's own types."""
+        predicted = [to_corpus_tags(tags, CORPUS_TYPES[self.corpus], self.types) for tags in union_tags]
+        return compute_ner_metrics(self.gold, predicted)["entity_f1"]
+
 
 def partial_label_loss(logits: torch.Tensor, set_ids: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """Mean over labelled words of -log P(label in the word's allowed set)."""
@@ -167,18 +174,23 @@ class JointDev:
         self.dataset = Dataset.from_list([feature for split in splits for feature in split.features])
 
     def compute_metrics(self, eval_prediction) -> dict:
-        predicted_ids, label_ids = eval_prediction.predictions, eval_prediction.label_ids
+        log_probs, label_ids = eval_prediction.predictions, eval_prediction.label_ids
         metrics, offset = {}, 0
         for split in self.splits:
             rows = range(offset, offset + len(split.windows))
             offset += len(split.windows)
-            window_tags = [[self.labels[i] for i in predicted_ids[r][label_ids[r] != IGNORE_INDEX]] for r in rows]
-            union = stitch(split.windows, window_tags, [len(words) for words in split.sentences])
-            predicted = [to_corpus_tags(tags, CORPUS_TYPES[split.corpus], split.types) for tags in union]
-            scores = compute_ner_metrics(split.gold, predicted)
-            metrics[f"{split.corpus}_entity_f1"] = scores["entity_f1"]
+            window_scores = [log_probs[r][label_ids[r] != IGNORE_INDEX] for r in rows]
+            union = decode_sentences(split.windows, window_scores, [len(words) for words in split.sentences],
+                                     self.labels)
+            metrics[f"{split.corpus}_entity_f1"] = split.entity_f1(union)
         metrics["entity_f1"] = statistics.fmean(metrics.values())
         return metrics
+
+    def score(self, model, tokenizer, batch_size: int, max_length: int, stride: int) -> dict:
+        """The metric of `compute_metrics`, computed from a saved model (to rescore a finished run)."""
+        metrics = {f"{split.corpus}_entity_f1": split.entity_f1(
+            predict_words(model, tokenizer, split.sentences, batch_size, max_length, stride)) for split in self.splits}
+        return {**metrics, "entity_f1": statistics.fmean(metrics.values())}
 
 
 @dataclass
@@ -191,6 +203,10 @@ class JointArguments:
     seeds: list[int] = field(default_factory=lambda: [42], metadata={"help": "One run per seed; the best on dev is kept."})
     max_eval_sentences: int | None = field(default=1000, metadata={"help": "Dev sentences per corpus for checkpoint choice."})
     max_train_sentences: int | None = field(default=None, metadata={"help": "Training sentences per corpus (default: all)."})
+    corpus_sampling_exponent: float | None = field(default=None, metadata={
+        "help": "Draw each corpus with probability proportional to (its training windows)^exponent, until every "
+                "corpus has been seen once per epoch (0: uniform, 0.5: small corpora upsampled). Default: the corpora "
+                "concatenated once per epoch."})
     max_test_sentences: int | None = field(default=None, metadata={"help": "Test sentences per benchmark (default: all)."})
     max_seq_length: int = field(default=128, metadata={"help": "Pieces per window."})
     window_stride: int = field(default=32, metadata={"help": "Pieces of context that consecutive windows share."})
@@ -218,11 +234,29 @@ def load_corpus(name: str, data_dir, limits: dict) -> dict:
     return raw
 
 
+def mix_corpora(splits: list[Dataset], exponent: float | None, seed: int) -> Dataset:
+    """One epoch of training windows. Concatenated, each corpus weighs by its size: JNLPBA's 17k sentences against
+    BC5CDR's 4.6k. Sampling proportional to size^exponent (exponent < 1) upsamples the small corpora, as
+    multilingual models do with languages; "all_exhausted" cycles the smaller ones, so each is seen whole."""
+    if exponent is None:
+        return concatenate_datasets(splits)
+    weights = [len(split) ** exponent for split in splits]
+    return interleave_datasets(splits, probabilities=[w / sum(weights) for w in weights], seed=seed,
+                               stopping_strategy="all_exhausted")
+
+
 def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, dev) -> dict:
     output_dir = Path(training_args.output_dir)
     record_path = output_dir / "run.json"
     if args.resume and record_path.is_file():
-        return json.loads(record_path.read_text())
+        record = json.loads(record_path.read_text())
+        if record.get("decoding") != DECODING:  # scored by per-word argmax: rescore dev (test is scored afresh)
+            model = AutoModelForTokenClassification.from_pretrained(output_dir)
+            record["dev"].update(dev.score(model, tokenizer, training_args.per_device_eval_batch_size,
+                                           args.max_seq_length, args.window_stride))
+            record["decoding"] = DECODING
+            record_path.write_text(json.dumps(record, indent=2) + "\n")
+        return record
     checkpoint = last_complete_checkpoint(output_dir) if output_dir.is_dir() else None
     if checkpoint is not None and not args.resume:
         raise FileExistsError(f"{output_dir} already holds checkpoints ({checkpoint.name}): pass --resume")
@@ -234,7 +268,7 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
     trainer = JointTrainer(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev.dataset,
         data_collator=DataCollatorForTokenClassification(tokenizer), processing_class=tokenizer,
-        compute_metrics=dev.compute_metrics, preprocess_logits_for_metrics=argmax_logits,
+        compute_metrics=dev.compute_metrics, preprocess_logits_for_metrics=log_softmax_logits,
         callbacks=[TimeBudget(args.max_train_minutes)] if args.max_train_minutes else [], allowed=label_sets.mask(),
     )
     started = time.perf_counter()
@@ -244,7 +278,7 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
     dev_metrics = {key.removeprefix("eval_"): value for key, value in trainer.evaluate().items()}
     record = {"seed": seed, "global_step": trainer.state.global_step, "epochs": trainer.state.epoch,
               "best_checkpoint": trainer.state.best_model_checkpoint, "train_wall_time_s": round(train_time, 1),
-              "dev": dev_metrics}
+              "dev": dev_metrics, "decoding": DECODING}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -267,13 +301,13 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
     label_sets = LabelSets(labels)
     tokenizer = load_tokenizer(args.model)
     limits = {"train": args.max_train_sentences, "validation": args.max_eval_sentences}
-    train_features, dev_splits, train_sentences = [], [], {}
+    train_splits, dev_splits, train_sentences = [], [], {}
     for corpus in args.corpora:
         if corpus not in CORPUS_TYPES:
             raise ValueError(f"--corpora: unknown corpus {corpus!r}; CORPUS_TYPES maps {', '.join(CORPUS_TYPES)}")
         raw = load_corpus(corpus, args.data_dir, limits)
         train = CorpusSplit(corpus, raw["train"], tokenizer, label_sets, args.max_seq_length, args.window_stride)
-        train_features += train.features
+        train_splits.append(Dataset.from_list(train.features))
         train_sentences[corpus] = len(train.sentences)
         dev_splits.append(CorpusSplit(corpus, raw["validation"], tokenizer, label_sets, args.max_seq_length,
                                       args.window_stride))
@@ -281,7 +315,7 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
     for benchmark in args.benchmarks:
         if BENCHMARK_CORPUS.get(benchmark) not in args.corpora:
             raise ValueError(f"--benchmarks: {benchmark!r} needs training corpus {BENCHMARK_CORPUS.get(benchmark)!r}")
-    train = Dataset.from_list(train_features)
+    train = mix_corpora(train_splits, args.corpus_sampling_exponent, training_args.seed)
     dev = JointDev(dev_splits, labels)
 
     output_dir = Path(training_args.output_dir)
@@ -298,7 +332,8 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
     (output_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
     training = {"corpora": args.corpora, "train_sentences": train_sentences, "max_epochs": training_args.num_train_epochs,
-                "max_train_minutes": args.max_train_minutes, "learning_rate": training_args.learning_rate,
+                "max_train_minutes": args.max_train_minutes, "corpus_sampling_exponent": args.corpus_sampling_exponent,
+                "train_windows_per_epoch": len(train), "learning_rate": training_args.learning_rate,
                 "batch_size": training_args.per_device_train_batch_size, "max_seq_length": args.max_seq_length,
                 "precision": precision_name(training_args), "torch_threads": torch.get_num_threads(),
                 "epochs": statistics.fmean(r["epochs"] for r in runs),
@@ -311,7 +346,8 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
         per_seed = {seed: score_benchmark(model, tokenizer, benchmark, args, training_args.per_device_eval_batch_size)
                     for seed, model in models.items()}
         result = {"model": args.model_name or output_dir.name, "model_path": str(output_dir),
-                  "base_model": args.model, "dataset": benchmark, "split": "test", "seeds": args.seeds,
+                  "base_model": args.model, "dataset": benchmark, "split": "test", "decoding": DECODING,
+                  "seeds": args.seeds,
                   "runs": [{"seed": r["seed"], "dev_entity_f1": r["dev"][f"{BENCHMARK_CORPUS[benchmark]}_entity_f1"],
                             "dev_macro_entity_f1": r["dev"]["entity_f1"],
                             "entity_f1": per_seed[r["seed"]]["entity_f1"], "token_f1": per_seed[r["seed"]]["token_f1"],

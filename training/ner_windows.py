@@ -12,10 +12,14 @@ window carries the word's label, the other pieces -100.
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from transformers import DataCollatorForTokenClassification
 
+from bioalbert.modeling.pipeline_bioalbert import decode_iob2
+
 IGNORE_INDEX = -100  # the label that CrossEntropyLoss (and Trainer's metrics) skip
+DECODING = "iob2-viterbi"  # recorded with every score; runs scored before it (per-word argmax) are rescored on resume
 
 
 @dataclass
@@ -128,26 +132,36 @@ def window_length_defaults(model, tokenizer, max_length: int | None, stride: int
     return max_length, stride
 
 
+def decode_sentences(windows: list[Window], window_scores: list, sentence_lengths: list[int],
+                     labels: list[str]) -> list[list[str]]:
+    """Tags of every word from per-window log-probabilities (`window_scores[i]`: (words of window i, labels)):
+    each word's scores from its best window (`stitch`), then one IOB2-constrained decoding per sentence."""
+    per_word = stitch(windows, [list(scores) for scores in window_scores], sentence_lengths)
+    return [[labels[i] for i in decode_iob2(np.array(scores).reshape(len(scores), len(labels)), labels)]
+            for scores in per_word]
+
+
 @torch.no_grad()
 def predict_words(
     model, tokenizer, sentences: list[list[str]], batch_size: int = 32, max_length: int | None = None,
     stride: int | None = None,
 ) -> list[list[str]]:
-    """Tags every word of every sentence with the model's `id2label` tags (windowed, stitched per word)."""
+    """Tags every word of every sentence with the model's `id2label` tags (windowed, stitched per word, decoded
+    per sentence)."""
     max_length, stride = window_length_defaults(model, tokenizer, max_length, stride)
     counts = piece_counts(tokenizer, sentences)
     windows = make_windows(counts, max_length - tokenizer.num_special_tokens_to_add(), stride)
     features, positions = encode_windows(tokenizer, sentences, windows, max_length, counts=counts)
     collator = DataCollatorForTokenClassification(tokenizer)
-    id2label = model.config.id2label
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     model.eval()
     device = next(model.parameters()).device
-    window_tags: list[list[str] | None] = [None] * len(windows)
+    window_scores: list[np.ndarray | None] = [None] * len(windows)
     order = sorted(range(len(windows)), key=lambda i: len(features[i]["input_ids"]))  # less padding
     for batch_start in range(0, len(order), batch_size):
         indices = order[batch_start : batch_start + batch_size]
         batch = collator([features[i] for i in indices]).to(device)
-        predicted = model(**batch).logits.argmax(-1).tolist()
-        for i, row in zip(indices, predicted):
-            window_tags[i] = [id2label[row[position]] for position in positions[i]]
-    return stitch(windows, window_tags, [len(words) for words in sentences])
+        log_probs = model(**batch).logits.float().log_softmax(-1).cpu().numpy()
+        for i, row in zip(indices, log_probs):
+            window_scores[i] = row[positions[i]]
+    return decode_sentences(windows, window_scores, [len(words) for words in sentences], labels)

@@ -27,6 +27,7 @@ from transformers import HfArgumentParser
 from bioalbert.modeling.configuration_bioalbert import PRESETS
 
 from .datadir import resolve_data_dir
+from .ner_windows import DECODING
 from .recipes import get_recipe
 from .report import BENCHMARKS, write_report
 from .results import describe_machine, load_results
@@ -227,13 +228,16 @@ def pretrained_with(pretrained_dir: Path, variant: str) -> bool:
     return True
 
 
-def has_result(results_dir: Path, model: str, dataset: str, output: Path) -> bool:
-    """A results file written by this run's output folder, which still exists. Results files are committed, runs/
-    is not: on a fresh clone the committed file alone must not skip the stage that makes the model."""
+def has_result(results_dir: Path, model: str, dataset: str, output: Path, decoding: str | None = None) -> bool:
+    """A results file written by this run's output folder, which still exists (and, given `decoding`, scored with
+    it: `finetune --resume` rescores an older one). Results files are committed, runs/ is not: on a fresh clone the
+    committed file alone must not skip the stage that makes the model."""
     path = results_dir / model / f"{dataset}.json"
     if not path.is_file() or not output.is_dir():
         return False
-    return Path(json.loads(path.read_text()).get("model_path", "")).resolve() == output.resolve()
+    record = json.loads(path.read_text())
+    return (Path(record.get("model_path", "")).resolve() == output.resolve()
+            and (decoding is None or record.get("decoding") == decoding))
 
 
 def hardware(results_dir: Path, model: str, datasets: list[str]) -> str:
@@ -359,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
 
             stages.run(f"fine-tune {name} on {dataset}", "finetune",
                        lambda name=name, dataset=dataset, output_dir=output_dir:
-                       has_model(output_dir) and has_result(results_dir, name, dataset, output_dir), finetune_action)
+                       has_model(output_dir) and has_result(results_dir, name, dataset, output_dir, DECODING),
+                       finetune_action)
 
     if not args.skip_peer:
         for dataset in datasets:
