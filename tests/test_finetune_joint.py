@@ -1,9 +1,11 @@
 """Joint fine-tuning over all corpora: the partial-label loss, the type maps, and a real run on the shared data."""
 
 import json
+from collections import Counter
 
 import pytest
 import torch
+from datasets import Dataset
 
 from bioalbert.training.demo import main as demo_main
 from bioalbert.training.evaluate import main as evaluate_main
@@ -12,6 +14,7 @@ from bioalbert.training.finetune_joint import (
     LabelSets,
     allowed_labels,
     main,
+    mix_corpora,
     partial_label_loss,
     to_corpus_tags,
     union_labels,
@@ -75,6 +78,17 @@ def test_predictions_map_back_to_each_benchmarks_own_types():
     assert to_corpus_tags(["B-Gene", "I-Gene"], CORPUS_TYPES["jnlpba"], {"protein", "DNA"}) == ["B-protein", "I-protein"]
 
 
+def test_sampling_exponent_upsamples_small_corpora_and_keeps_every_window():
+    small = Dataset.from_dict({"id": [f"small{i}" for i in range(10)]})
+    large = Dataset.from_dict({"id": [f"large{i}" for i in range(90)]})
+    every = [*small["id"], *large["id"]]
+    assert Counter(mix_corpora([small, large], None, seed=1)["id"]) == Counter(every)
+    mixed = list(mix_corpora([small, large], 0.5, seed=1)["id"])
+    assert set(mixed) == set(every)  # every window of both, once per epoch at least
+    share = sum(window.startswith("small") for window in mixed) / len(mixed)
+    assert 0.2 < share < 0.3  # 10^0.5 / (10^0.5 + 90^0.5) = 0.25 of the draws, against 0.1 concatenated
+
+
 def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(micro_pretrained_dir, data_dir, tmp_path,
                                                                            capsys):
     output, results = tmp_path / "joint", tmp_path / "results"
@@ -97,6 +111,19 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
         assert set(record["per_type"]) <= ({"Disease"} if benchmark == "ncbi_disease" else {"Chemical"})
     info = json.loads((output / "bioalbert_finetune.json").read_text())
     assert info["corpus_types"]["bc5cdr"] == {"Chemical": ["Chemical"], "Disease": ["Disease"]}
+
+    # A run scored by per-word argmax (no "decoding" in run.json) gets its devel scores recomputed on --resume.
+    assert run["decoding"] == "iob2-viterbi"
+    stale = {**run, "dev": {**run["dev"], "entity_f1": -1.0}}
+    del stale["decoding"]
+    (output / "seed-42" / "run.json").write_text(json.dumps(stale))
+    assert main(["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "bc5cdr", "--benchmarks",
+                 "ncbi_disease", "--data-dir", str(data_dir), "--output-dir", str(output), "--max-train-sentences",
+                 "200", "--max-eval-sentences", "40", "--max-test-sentences", "60", "--use-cpu", "true",
+                 "--model-name", "joint-micro", "--results-dir", str(results), "--resume", "true"]) == 0
+    rescored = json.loads((output / "seed-42" / "run.json").read_text())
+    assert rescored["decoding"] == "iob2-viterbi"
+    assert rescored["dev"]["entity_f1"] == pytest.approx(run["dev"]["entity_f1"], abs=0.02)
 
     # `bioalbert evaluate` scores the all-types model on a benchmark's own types, as the joint run did.
     assert evaluate_main(["--model", str(output), "--dataset", "bc5cdr_chem", "--data-dir", str(data_dir),
