@@ -19,6 +19,7 @@ A fine-tuned folder's config names this class under `custom_pipelines`, so
 code).
 """
 
+import functools
 import re
 import warnings
 
@@ -29,7 +30,8 @@ from transformers.pipelines.token_classification import AggregationStrategy
 WORD_RE = re.compile(r"\w+|[^\w\s]")
 
 
-def iob2_transitions(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=32)
+def iob2_transitions(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(may_start, may_follow): label j may open a sentence; label j may follow label i. The one rule of strict
     IOB2: I-X continues B-X or I-X. Labels without a B-/I- prefix are unconstrained."""
     inside = [label[2:] if label.startswith("I-") else None for label in labels]
@@ -45,7 +47,10 @@ def decode_iob2(log_probs: np.ndarray, labels: list[str]) -> list[int]:
     so where the per-word argmax is already valid it is returned unchanged."""
     if len(log_probs) == 0:
         return []
-    may_start, may_follow = iob2_transitions(list(labels))
+    may_start, may_follow = iob2_transitions(tuple(labels))
+    argmax = log_probs.argmax(axis=-1)
+    if may_start[argmax[0]] and may_follow[argmax[:-1], argmax[1:]].all():
+        return argmax.tolist()  # the unconstrained best is valid, hence the best valid sequence (most sentences)
     transition = np.where(may_follow, 0.0, -np.inf)
     score = np.where(may_start, log_probs[0], -np.inf)
     backpointers = []
