@@ -159,7 +159,8 @@ def test_throughput_table_is_generated_from_a_real_benchmark_run(tmp_path):
     run = json.loads(figures.read_text())
     assert len(run["load_average"]) == 2 and run["machine"]["cpu_count"] >= 1
     ours, stock = run["results"]["bioalbert/compile=off"], run["results"]["stock/compile=off"]
-    assert run["results"]["ratio/compile=off"] == pytest.approx(stock["step_s"] / ours["step_s"], rel=0.05)
+    # The ratio is stored to 2 decimals: a small one (a loaded machine) is off by up to 0.005 from its rounding alone.
+    assert run["results"]["ratio/compile=off"] == pytest.approx(stock["step_s"] / ours["step_s"], rel=0.05, abs=0.006)
     [row] = [line for line in throughput_table(tmp_path).splitlines() if line.startswith("| tiny")]
     assert row.startswith(f"| tiny (2 x 16) | fp32 | off | {ours['tokens_per_s']:,.0f} | {stock['tokens_per_s']:,.0f} | "
                           f"{run['results']['ratio/compile=off']:.2f}x | – | ")  # MFU only for a known bf16 peak

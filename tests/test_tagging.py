@@ -234,7 +234,8 @@ def test_pipeline_and_tagger_decode_alike(ner_dir, tagger, abstract):
     from transformers import pipeline
 
     ner = pipeline("ner", model=str(ner_dir), trust_remote_code=True, aggregation_strategy="first")
-    sentences = [abstract[start:end] for start, end in sentence_spans(abstract, word_spans(abstract))]
+    words = word_spans(abstract)
+    sentences = [abstract[words[first][0] : words[last - 1][1]] for first, last in sentence_spans(abstract, words)]
     found = 0
     for sentence in sentences[:12]:
         from_tagger = [(e.start, e.end, e.label) for e in tagger.tag([sentence])[0]]
