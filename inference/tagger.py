@@ -41,7 +41,7 @@ import torch
 
 from bioalbert.modeling.loading import load_ner_model
 from bioalbert.modeling.pipeline_bioalbert import WORD_RE, decode_iob2
-from bioalbert.training.ner_windows import make_windows, stitch, window_length_defaults
+from bioalbert.training.ner_windows import make_windows, sentence_scores, window_length_defaults
 
 SENTENCE_END = {".", "!", "?"}
 # Words after which a full stop does not end a sentence ("et al. Smith", "Fig. 2", "E. coli" is lower-case anyway).
@@ -222,11 +222,10 @@ class Tagger:
                 for row, w in enumerate(batch):
                     window_scores[w] = log_probs[row][firsts[w]]
         labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        per_word = stitch(windows, [list(scores) for scores in window_scores], [len(s) for s in sentence_pieces])
         tags = []
-        for scores in per_word:
-            path = decode_iob2(np.array(scores).reshape(len(scores), len(labels)), labels)
-            tags.append([(label, float(np.exp(word_scores[label]))) for label, word_scores in zip(path, scores)])
+        for scores in sentence_scores(windows, window_scores, [len(s) for s in sentence_pieces], len(labels)):
+            path = decode_iob2(scores, labels)
+            tags.append([(label, float(np.exp(scores[word, label]))) for word, label in enumerate(path)])
         return tags
 
     @staticmethod

@@ -97,27 +97,25 @@ class BioAlbertTokenClassificationPipeline(TokenClassificationPipeline):
                 entity["is_subword"] = index > 0 and word_ids[index] is not None and word_ids[index] == word_ids[index - 1]
         return pre_entities
 
+    def aggregate_word(self, entities: list[dict], aggregation_strategy: AggregationStrategy) -> dict:
+        """The stock word, plus the score vector its strategy reads (first piece, most confident piece, mean)."""
+        word = super().aggregate_word(entities, aggregation_strategy)
+        if aggregation_strategy == AggregationStrategy.FIRST:
+            word["scores"] = entities[0]["scores"]
+        elif aggregation_strategy == AggregationStrategy.MAX:
+            word["scores"] = max(entities, key=lambda entity: entity["scores"].max())["scores"]
+        else:
+            word["scores"] = np.nanmean(np.stack([entity["scores"] for entity in entities]), axis=0)
+        return word
+
     def aggregate_words(self, entities: list[dict], aggregation_strategy: AggregationStrategy) -> list[dict]:
-        """The stock word aggregation (one score vector per word: its first piece's, its most confident piece's,
-        or the pieces' mean), then one IOB2-constrained decoding over the words instead of an argmax per word."""
-        words = super().aggregate_words(entities, aggregation_strategy)  # validates the strategy, builds the words
-        groups, scores = [], []
-        for entity in entities:
-            if groups and entity["is_subword"]:
-                groups[-1].append(entity)
-            else:
-                groups.append([entity])
-        for group in groups:
-            if aggregation_strategy == AggregationStrategy.FIRST:
-                scores.append(group[0]["scores"])
-            elif aggregation_strategy == AggregationStrategy.MAX:
-                scores.append(max(group, key=lambda entity: entity["scores"].max())["scores"])
-            else:
-                scores.append(np.nanmean(np.stack([entity["scores"] for entity in group]), axis=0))
-        scores = np.stack(scores) if scores else np.zeros((0, len(self.model.config.id2label)))
+        """The stock words, labelled by one IOB2-constrained decoding over them instead of an argmax per word."""
+        words = super().aggregate_words(entities, aggregation_strategy)
+        if not words:
+            return words
+        scores = np.stack([word.pop("scores") for word in words])
         labels = [self.model.config.id2label[i] for i in range(scores.shape[-1])]
-        path = decode_iob2(np.log(np.clip(scores, 1e-38, None)), labels)
-        for word, word_scores, label in zip(words, scores, path, strict=True):
+        for word, word_scores, label in zip(words, scores, decode_iob2(np.log(np.clip(scores, 1e-38, None)), labels)):
             word["entity"], word["score"] = labels[label], word_scores[label]
         return words
 

@@ -132,13 +132,19 @@ def window_length_defaults(model, tokenizer, max_length: int | None, stride: int
     return max_length, stride
 
 
-def decode_sentences(windows: list[Window], window_scores: list, sentence_lengths: list[int],
+def sentence_scores(windows: list[Window], window_scores: list[np.ndarray], sentence_lengths: list[int],
+                    num_labels: int) -> list[np.ndarray]:
+    """(words, labels) scores of every sentence from per-window ones (`window_scores[i]`: (words of window i,
+    labels)), each word's row from its best window (`stitch`)."""
+    rows = stitch(windows, window_scores, sentence_lengths)
+    return [np.array(sentence).reshape(len(sentence), num_labels) for sentence in rows]
+
+
+def decode_sentences(windows: list[Window], window_scores: list[np.ndarray], sentence_lengths: list[int],
                      labels: list[str]) -> list[list[str]]:
-    """Tags of every word from per-window log-probabilities (`window_scores[i]`: (words of window i, labels)):
-    each word's scores from its best window (`stitch`), then one IOB2-constrained decoding per sentence."""
-    per_word = stitch(windows, [list(scores) for scores in window_scores], sentence_lengths)
-    return [[labels[i] for i in decode_iob2(np.array(scores).reshape(len(scores), len(labels)), labels)]
-            for scores in per_word]
+    """Tags of every word from per-window log-probabilities: one IOB2-constrained decoding per sentence."""
+    return [[labels[i] for i in decode_iob2(scores, labels)]
+            for scores in sentence_scores(windows, window_scores, sentence_lengths, len(labels))]
 
 
 @torch.no_grad()
