@@ -353,12 +353,13 @@ def build_card(
             raise ValueError("An NER card needs the dataset the model was fine-tuned on")
         info = dataset_info(dataset)
         labels = sorted({label.split("-", 1)[-1] for label in config.get("id2label", {}).values() if label != "O"})
+        split = f"the training splits of {info['name']} together" if dataset == "all-types" else \
+            f"the {info['name']} training split"
         training = [
-            f"Fine-tuned from [`{base_model}`](https://huggingface.co/{base_model}) on the {info['name']} training "
-            "split "
+            f"Fine-tuned from [`{base_model}`](https://huggingface.co/{base_model}) on {split} "
             "(token classification, IOB2 tags; the first piece of each word carries its tag)."
             if base_model
-            else f"Fine-tuned on the {info['name']} training split; the checkpoint it started from was not given."
+            else f"Fine-tuned on {split}; the checkpoint it started from was not given."
         ]
         # An all-types model (`bioalbert finetune-joint`) has one training run scored on every benchmark.
         for record in records[:1] if dataset == "all-types" else records:
@@ -366,8 +367,9 @@ def build_card(
             parts = []
             if run.get("epochs") is not None:
                 parts.append(f"{run['epochs']:g} epochs")
-            if run.get("train_wall_time_s") is not None:
-                parts.append(_hours(run["train_wall_time_s"]) + " of training per seed")
+            seed_times = [r["train_wall_time_s"] for r in record.get("runs") or [] if r.get("train_wall_time_s")]
+            if seed_times:  # the training record's own time is the sum over seeds
+                parts.append(_hours(sum(seed_times) / len(seed_times)) + " of training per seed")
             machine = record.get("machine") or {}
             cores = machine.get("cpu_count", "?")
             hardware = f"GPU ({machine['gpu']})" if machine.get("gpu") else f"CPU only ({cores} cores)"
@@ -377,6 +379,8 @@ def build_card(
             length = "; ".join(parts) if parts else "training length not recorded"
             where = "All corpora together" if dataset == "all-types" else info["name"]
             training.append(f"{where}: {length}, seeds {seeds or 'not recorded'}, {hardware}.")
+            if dataset == "all-types" and run.get("loss"):
+                training.append(f"Loss: {run['loss']}.")
         if not records:
             training.append("Training length and hardware: not recorded (no results file for this model).")
         card_data = ModelCardData(

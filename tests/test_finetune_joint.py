@@ -11,7 +11,10 @@ from bioalbert.training.demo import main as demo_main
 from bioalbert.training.evaluate import main as evaluate_main
 from bioalbert.training.finetune_joint import (
     CORPUS_TYPES,
+    CorpusSplit,
+    JointCollator,
     LabelSets,
+    TeacherTargets,
     allowed_labels,
     main,
     mix_corpora,
@@ -69,6 +72,50 @@ def test_singleton_sets_give_plain_cross_entropy():
     targets[1, 0] = -100
     expected = torch.nn.functional.cross_entropy(logits.view(-1, len(LABELS)), targets.view(-1), ignore_index=-100)
     assert partial_label_loss(logits, set_ids, sets.mask()).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_teacher_targets_enter_the_partial_label_loss_with_annealed_weight():
+    sets = LabelSets(LABELS)
+    # A BC5CDR-chem teacher knows only chemicals: its O leaves the word free to be a disease.
+    chem_o = sets.id("bc5cdr", "O", {"Chemical"})
+    assert LABELS.index("B-Disease") in sets.sets[chem_o] and LABELS.index("B-Chemical") not in sets.sets[chem_o]
+    gold = sets.id("bc5cdr", "O")  # the gold O of BC5CDR: neither chemical nor disease
+    teacher = TeacherTargets(sets=torch.tensor([[sets.id("bc5cdr", "B-Chemical", {"Chemical"}), chem_o]]),
+                             weights=torch.tensor([[0.7, 0.3]]))
+    logits = torch.randn(1, 1, len(LABELS))
+    mask = sets.mask()
+    log_probs = logits[0, 0].log_softmax(-1)
+    log_p = lambda set_id: torch.logsumexp(log_probs[mask[set_id]], dim=0)  # noqa: E731
+    soft = -(0.7 * log_p(teacher.sets[0, 0]) + 0.3 * log_p(chem_o))
+    set_ids, rows = torch.tensor([[gold]]), torch.tensor([[0]])
+    for gold_weight in (0.0, 0.25, 1.0):
+        expected = gold_weight * -log_p(gold) + (1 - gold_weight) * soft
+        loss = partial_label_loss(logits, set_ids, mask, teacher, rows, gold_weight)
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    # A word without a teacher row learns from gold alone.
+    assert partial_label_loss(logits, set_ids, mask, teacher, torch.tensor([[-100]]), 0.0).item() == pytest.approx(
+        -log_p(gold).item(), rel=1e-5)
+
+
+def test_teacher_rows_point_at_each_words_row_and_pad_like_labels(tokenizer, data_dir):
+    from bioalbert.training.bioner_data import load_bioner
+
+    sets = LabelSets(LABELS)
+    raw = load_bioner("ncbi_disease", data_dir)["train"].select(range(30))
+    split = CorpusSplit("ncbi_disease", raw, tokenizer, sets, max_length=24, stride=8)  # long sentences: windows
+    assert len(split.windows) > len(split.sentences)
+    features = split.with_teacher_rows(first_row=100)
+    starts = [100 + sum(len(words) for words in split.sentences[:i]) for i in range(len(split.sentences))]
+    seen = set()
+    for feature, window in zip(features, split.windows):
+        rows = [row for row in feature["teacher_rows"] if row != -100]
+        assert rows == list(range(starts[window.sentence] + window.start, starts[window.sentence] + window.end))
+        assert [r != -100 for r in feature["teacher_rows"]] == [label != -100 for label in feature["labels"]]
+        seen.update(rows)
+    assert seen == set(range(100, 100 + sum(len(words) for words in split.sentences)))  # every word, once
+    batch = JointCollator(tokenizer)(features[:4])
+    assert batch["teacher_rows"].shape == batch["labels"].shape
+    assert torch.equal(batch["teacher_rows"] != -100, batch["labels"] != -100)
 
 
 def test_predictions_map_back_to_each_benchmarks_own_types():
@@ -141,6 +188,36 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
     assert (tmp_path / "demo" / "joint" / "bc5cdr_chem.json").is_file()
     assert demo_main(["--model", str(micro_pretrained_dir)]) == 2  # not an all-types model: one line
     assert "not an all-types model" in capsys.readouterr().err
+
+
+def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_dir, ner_dir, data_dir, tmp_path,
+                                                               capsys):
+    import numpy as np
+    from transformers import AutoModelForTokenClassification
+
+    from bioalbert.training.bioner_data import load_bioner
+    from bioalbert.training.ner_windows import predict_scores
+    from bioalbert.training.tokenizer import load_tokenizer
+
+    output, results = tmp_path / "joint", tmp_path / "results"
+    common = ["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "bc5cdr", "--benchmarks",
+              "ncbi_disease", "--data-dir", str(data_dir), "--output-dir", str(output), "--max-train-sentences", "40",
+              "--max-eval-sentences", "20", "--max-test-sentences", "20", "--max-steps", "6", "--eval-steps", "6",
+              "--save-steps", "6", "--use-cpu", "true", "--report-to", "none", "--disable-tqdm", "true",
+              "--results-dir", str(results), "--model-name", "taught"]
+    # The NCBI-disease model tags diseases: a teacher for BC5CDR-disease too, but not for BC2GM's genes.
+    assert main(common[:3] + ["ncbi_disease", "bc2gm"] + common[5:] + ["--teachers", f"bc2gm={ner_dir}"]) == 2
+    assert "['Disease'], but bc2gm annotates ['Gene']" in capsys.readouterr().err
+    assert main(common + ["--teachers", f"ncbi_disease={ner_dir}", f"bc5cdr_disease={ner_dir}"]) == 0
+
+    teacher = AutoModelForTokenClassification.from_pretrained(ner_dir)
+    sentences = list(load_bioner("bc5cdr", data_dir)["train"]["tokens"][:40])
+    expected = np.exp(np.concatenate(predict_scores(teacher, load_tokenizer(ner_dir), sentences)))
+    stored = np.load(output / "teacher-probs" / "bc5cdr_disease.npz")
+    assert stored["probs"].shape == expected.shape == (sum(map(len, sentences)), 3)
+    assert np.allclose(stored["probs"], expected, atol=2e-3)
+    record = json.loads((results / "taught" / "ncbi_disease.json").read_text())
+    assert record["training"]["teachers"] == {"ncbi_disease": str(ner_dir), "bc5cdr_disease": str(ner_dir)}
 
 
 def test_demo_sets_the_folders_seed_beside_its_recorded_score():

@@ -373,3 +373,19 @@ def test_push_a_space(hub, tmp_path):
     assert hub.files[("space", "testorg/bioalbert-demo")] == {
         "README.md": (space / "README.md").read_bytes(), "app.py": (space / "app.py").read_bytes()
     }
+
+
+def test_all_types_card_gives_time_per_seed_and_the_loss():
+    from bioalbert.hub.cards import build_card, get_variant
+
+    runs = [{"seed": seed, "entity_f1": 0.7, "train_wall_time_s": seconds} for seed, seconds in ((13, 840), (42, 960))]
+    record = {"model": "joint", "dataset": "ncbi_disease", "split": "test", "seeds": [13, 42], "runs": runs,
+              "entity": {"f1": 0.7, "precision": 0.7, "recall": 0.7, "f1_std": 0.0}, "token": {"f1": 0.8},
+              "training": {"epochs": 2, "train_wall_time_s": 1800, "loss": "partial-label marginal likelihood"}}
+    config = {"id2label": {"0": "O", "1": "B-Disease", "2": "I-Disease"}}
+    card = str(build_card(kind="ner", variant=get_variant("bioalbert-tiny-pubmed-task"), repo_id="bioalbert/joint",
+                          config=config, records=[record], facts={}, base_model="bioalbert/bioalbert-tiny-pubmed-task",
+                          dataset="all-types"))
+    assert "2 epochs; 15.0 min of training per seed, seeds 13, 42" in card  # not the 30 minutes of both seeds
+    assert "Loss: partial-label marginal likelihood." in card
+    assert "on the training splits of the BioNER benchmark corpora (NCBI-disease" in card and "the the" not in card

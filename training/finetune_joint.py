@@ -12,21 +12,32 @@ tags `O` may be `O` or any tag of a type NCBI-disease does not annotate; a word 
 `B-Disease`. One softmax over the union keeps the result a standard `AutoModelForTokenClassification`, so
 `pipeline("ner")`, `bioalbert tag` and the Space use it as they are, and all types come out of one forward pass.
 
+With `--teachers`, single-task models of the benchmarks label their training corpora with soft targets, and the
+joint model learns from those as well as the gold tags (BAM, Clark et al., 2019, "Born-Again Multi-Task Networks"):
+a teacher that passed over its small corpus 16 times in its budget hands on what the joint run's two passes over
+everything cannot see. Each teacher's distribution over its own tags enters the same partial-label loss (its `O`
+still allows the types it does not know), weighted against gold by teacher annealing: gold weight rises linearly
+from 0 at the first step to 1 at the last, so the model ends on the gold annotation.
+
 Every benchmark is then scored on its own test split and its own types (`CORPUS_TYPES` maps predictions back), in
 the results-file schema of `bioalbert finetune`, so the report shows it beside the single-task models.
 """
 
+import itertools
 import json
 import logging
+import os
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from datasets import Dataset, concatenate_datasets, interleave_datasets
 from transformers import (
+    AutoConfig,
     AutoModelForTokenClassification,
     DataCollatorForTokenClassification,
     HfArgumentParser,
@@ -48,7 +59,8 @@ from .finetune import (
 )
 from .ner_metric import compute_ner_metrics
 from .ner_windows import (
-    DECODING, IGNORE_INDEX, decode_sentences, encode_windows, make_windows, piece_counts, predict_words,
+    DECODING, IGNORE_INDEX, decode_sentences, encode_windows, make_windows, piece_counts, predict_scores,
+    predict_words,
 )
 from .precision import precision_flags, precision_name
 from .results import write_result
@@ -82,9 +94,10 @@ def union_labels() -> list[str]:
     return label_list([{f"B-{t}" for t in types}])
 
 
-def allowed_labels(corpus: str, tag: str, labels: list[str]) -> frozenset[int]:
-    """The union label ids that the corpus's `tag` is consistent with."""
-    mapping = CORPUS_TYPES[corpus]
+def allowed_labels(corpus: str, tag: str, labels: list[str], types: set[str] | None = None) -> frozenset[int]:
+    """The union label ids that the corpus's `tag` is consistent with, where the tagger annotated `types` of the
+    corpus's types (default: all of them; a single-task teacher of BC5CDR-chem knows only Chemical)."""
+    mapping = {t: unions for t, unions in CORPUS_TYPES[corpus].items() if types is None or t in types}
     if tag == "O":
         annotated = {union for unions in mapping.values() for union in unions}
         return frozenset(i for i, label in enumerate(labels) if label == "O" or label[2:] not in annotated)
@@ -108,8 +121,8 @@ class LabelSets:
     def __init__(self, labels: list[str]):
         self.labels, self.sets, self.index = labels, [], {}
 
-    def id(self, corpus: str, tag: str) -> int:
-        allowed = allowed_labels(corpus, tag, self.labels)
+    def id(self, corpus: str, tag: str, types: set[str] | None = None) -> int:
+        allowed = allowed_labels(corpus, tag, self.labels, types)
         if allowed not in self.index:
             self.index[allowed] = len(self.sets)
             self.sets.append(allowed)
@@ -135,7 +148,24 @@ class CorpusSplit:
         set_ids = [[label_sets.id(corpus, tag) for tag in tags] for tags in self.gold]
         counts = piece_counts(tokenizer, self.sentences)
         self.windows = make_windows(counts, max_length - tokenizer.num_special_tokens_to_add(), stride)
-        self.features, _ = encode_windows(tokenizer, self.sentences, self.windows, max_length, set_ids, counts)
+        self.features, self.positions = encode_windows(tokenizer, self.sentences, self.windows, max_length, set_ids,
+                                                       counts)
+
+    def with_teacher_rows(self, first_row: int | None) -> list[dict]:
+        """The features with `teacher_rows`: on each word's first piece the row of the teacher-target table that
+        holds the word's targets (rows numbered from `first_row` in sentence and word order), elsewhere -100
+        (everywhere for `first_row=None`: a corpus without teacher)."""
+        if first_row is None:
+            return [{**feature, "teacher_rows": [IGNORE_INDEX] * len(feature["input_ids"])} for feature in self.features]
+        sentence_rows = [first_row + offset for offset in
+                         [0] + list(itertools.accumulate(len(words) for words in self.sentences))[:-1]]
+        features = []
+        for feature, window, positions in zip(self.features, self.windows, self.positions):
+            rows = [IGNORE_INDEX] * len(feature["input_ids"])
+            for word, position in enumerate(positions):
+                rows[position] = sentence_rows[window.sentence] + window.start + word
+            features.append({**feature, "teacher_rows": rows})
+        return features
 
     def entity_f1(self, union_tags: list[list[str]]) -> float:
         """Entity F1 of predicted union tags on this corpus's own types."""
@@ -143,26 +173,104 @@ class CorpusSplit:
         return compute_ner_metrics(self.gold, predicted)["entity_f1"]
 
 
-def partial_label_loss(logits: torch.Tensor, set_ids: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-    """Mean over labelled words of -log P(label in the word's allowed set)."""
+def partial_label_loss(logits: torch.Tensor, set_ids: torch.Tensor, allowed: torch.Tensor,
+                       teacher: "TeacherTargets | None" = None, teacher_rows: torch.Tensor | None = None,
+                       gold_weight: float = 1.0) -> torch.Tensor:
+    """Mean over labelled words of -log P(label in the word's allowed set). A word with a teacher row adds the
+    teacher's soft targets, -sum_k w_k log P(set_k), at weight 1 - `gold_weight`."""
     keep = set_ids != IGNORE_INDEX
-    logits = logits[keep].float()
-    allowed_rows = allowed.to(logits.device)[set_ids[keep]]
-    on_set = torch.logsumexp(logits.masked_fill(~allowed_rows, float("-inf")), dim=-1)
-    return (torch.logsumexp(logits, dim=-1) - on_set).mean()
+    log_probs = logits[keep].float().log_softmax(-1)
+    allowed = allowed.to(log_probs.device)
+    # log P(set) for every label set: (words, sets)
+    log_set_probs = torch.logsumexp(log_probs[:, None, :].masked_fill(~allowed[None], float("-inf")), dim=-1)
+    gold = -log_set_probs.gather(1, set_ids[keep][:, None]).squeeze(1)
+    if teacher is None or teacher_rows is None or gold_weight >= 1.0:
+        return gold.mean()
+    rows = teacher_rows[keep]
+    taught = rows != IGNORE_INDEX
+    sets, weights = teacher.sets.to(log_probs.device)[rows[taught]], teacher.weights.to(log_probs.device)[rows[taught]]
+    soft = -(weights * log_set_probs[taught].gather(1, sets)).sum(-1)
+    loss = gold.clone()
+    loss[taught] = gold_weight * gold[taught] + (1.0 - gold_weight) * soft
+    return loss.mean()
+
+
+@dataclass
+class TeacherTargets:
+    """Soft targets of every taught training word: row r holds up to K (label-set id, weight) pairs, weights
+    summing to 1 (padding: set 0, weight 0)."""
+
+    sets: torch.Tensor  # (rows, K) long
+    weights: torch.Tensor  # (rows, K) float
+
+
+def teacher_probs(path: str, corpus: str, sentences: list[list[str]], batch_size: int, cache: Path) -> tuple[list[str], np.ndarray]:
+    """A single-task model's tags and its (words, tags) probabilities for every word of `sentences`, in order.
+    Cached in `cache` (.npz), which a run with the same teacher and sentences reuses (seeds run as separate
+    processes, a resumed run)."""
+    key = {"teacher": str(path), "corpus": corpus, "sentences": len(sentences),
+           "words": sum(len(words) for words in sentences)}
+    if cache.is_file():
+        stored = np.load(cache, allow_pickle=False)
+        if json.loads(str(stored["key"])) == key:
+            return json.loads(str(stored["tags"])), stored["probs"].astype(np.float32)
+    model = AutoModelForTokenClassification.from_pretrained(path)
+    tags = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    started = time.perf_counter()
+    scores = predict_scores(model, load_tokenizer(path), sentences, batch_size)
+    probs = np.exp(np.concatenate(scores)).astype(np.float32)
+    logger.info("Teacher %s on %s: %d words in %.0f s", path, corpus, len(probs), time.perf_counter() - started)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(f".{os.getpid()}.npz")
+    np.savez(partial, key=json.dumps(key), tags=json.dumps(tags), probs=probs.astype(np.float16))
+    os.replace(partial, cache)  # whole or absent for another process reading it
+    return tags, probs
+
+
+def corpus_teacher_targets(corpus: str, split: "CorpusSplit", teachers: dict[str, str], label_sets: LabelSets,
+                           batch_size: int, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(words, K) label-set ids and weights from the corpus's teachers, each teacher weighing 1/len(teachers)."""
+    sets, weights = [], []
+    for benchmark, path in teachers.items():
+        known = {tag[2:] for tag in AutoConfig.from_pretrained(path).id2label.values() if tag != "O"}
+        if not known <= set(CORPUS_TYPES[corpus]):
+            raise ValueError(f"--teachers {benchmark}={path}: the model tags {sorted(known)}, but {corpus} "
+                             f"annotates {sorted(CORPUS_TYPES[corpus])}")
+        tags, probs = teacher_probs(path, benchmark, split.sentences, batch_size, cache_dir / f"{benchmark}.npz")
+        set_ids = [label_sets.id(corpus, tag, known) for tag in tags]
+        sets.append(np.broadcast_to(np.array(set_ids), probs.shape))
+        weights.append(probs / len(teachers))
+    return np.hstack(sets), np.hstack(weights)
 
 
 class JointTrainer(NerTrainer):
     """`labels` hold label-set ids, not label ids: the model runs without them and the loss is the partial-label one."""
 
-    def __init__(self, *args, allowed: torch.Tensor, **kwargs):
+    def __init__(self, *args, allowed: torch.Tensor, teacher: TeacherTargets | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.allowed = allowed
+        self.allowed, self.teacher = allowed, teacher
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
-        loss = partial_label_loss(outputs.logits, inputs["labels"], self.allowed)
+        outputs = model(**{key: value for key, value in inputs.items() if key not in ("labels", "teacher_rows")})
+        gold_weight = self.state.global_step / self.state.max_steps if self.state.max_steps else 1.0  # annealing
+        loss = partial_label_loss(outputs.logits, inputs["labels"], self.allowed, self.teacher,
+                                  inputs.get("teacher_rows"), gold_weight)
         return (loss, outputs) if return_outputs else loss
+
+
+class JointCollator(DataCollatorForTokenClassification):
+    """Pads `teacher_rows` like `labels` (the tokenizer's pad does not know the field)."""
+
+    def torch_call(self, features):
+        if "teacher_rows" not in features[0]:
+            return super().torch_call(features)
+        rows = [feature["teacher_rows"] for feature in features]
+        batch = super().torch_call([{k: v for k, v in feature.items() if k != "teacher_rows"} for feature in features])
+        length = batch["input_ids"].shape[1]
+        padded = [r + [IGNORE_INDEX] * (length - len(r)) if self.tokenizer.padding_side == "right"
+                  else [IGNORE_INDEX] * (length - len(r)) + r for r in rows]
+        batch["teacher_rows"] = torch.tensor(padded, dtype=torch.long)
+        return batch
 
 
 class JointDev:
@@ -214,6 +322,10 @@ class JointArguments:
     model_name: str | None = field(default=None, metadata={"help": "Name in results/<name>/ (default: the output folder's name)."})
     results_dir: str = field(default="results", metadata={"help": "Where results/<model>/<benchmark>.json go."})
     resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in --output-dir."})
+    teachers: list[str] = field(default_factory=list, metadata={
+        "help": "Single-task models to learn from besides the gold tags, as BENCHMARK=MODEL (e.g. "
+                "bc5cdr_chem=runs/reproduce/cpu-full/ner/cpu-full-bc5cdr_chem); each labels its benchmark's "
+                "training corpus with soft targets (teacher annealing: gold weight 0 -> 1 over training)."})
 
 
 @dataclass
@@ -245,7 +357,39 @@ def mix_corpora(splits: list[Dataset], exponent: float | None, seed: int) -> Dat
                                stopping_strategy="all_exhausted")
 
 
-def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, dev) -> dict:
+def parse_teachers(entries: list[str]) -> dict[str, dict[str, str]]:
+    """--teachers BENCHMARK=MODEL ... -> {training corpus: {benchmark: model}}."""
+    by_corpus: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        benchmark, _, path = entry.partition("=")
+        if not path or benchmark not in BENCHMARK_CORPUS:
+            raise ValueError(f"--teachers: {entry!r} is not BENCHMARK=MODEL with a benchmark of "
+                             f"{', '.join(BENCHMARK_CORPUS)}")
+        by_corpus.setdefault(BENCHMARK_CORPUS[benchmark], {})[benchmark] = path
+    return by_corpus
+
+
+def teacher_targets(splits: list[CorpusSplit], teachers: dict[str, dict[str, str]], label_sets: LabelSets,
+                    batch_size: int, cache_dir: Path) -> tuple[TeacherTargets, list[list[dict]]]:
+    """The teacher-target table of every taught word, and each corpus's training features with `teacher_rows`."""
+    sets, weights, features, first_row = [], [], [], 0
+    for split in splits:
+        if split.corpus not in teachers:
+            features.append(split.with_teacher_rows(None))
+            continue
+        corpus_sets, corpus_weights = corpus_teacher_targets(split.corpus, split, teachers[split.corpus], label_sets,
+                                                             batch_size, cache_dir)
+        features.append(split.with_teacher_rows(first_row))
+        sets.append(corpus_sets)
+        weights.append(corpus_weights)
+        first_row += len(corpus_sets)
+    width = max(table.shape[1] for table in sets)
+    pad = lambda table: np.pad(table, ((0, 0), (0, width - table.shape[1])))  # noqa: E731 (set 0 at weight 0)
+    return TeacherTargets(torch.from_numpy(np.vstack([pad(t) for t in sets])).long(),
+                          torch.from_numpy(np.vstack([pad(t) for t in weights])).float()), features
+
+
+def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, dev, teacher=None) -> dict:
     output_dir = Path(training_args.output_dir)
     record_path = output_dir / "run.json"
     if args.resume and record_path.is_file():
@@ -267,9 +411,10 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
     )
     trainer = JointTrainer(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev.dataset,
-        data_collator=DataCollatorForTokenClassification(tokenizer), processing_class=tokenizer,
+        data_collator=JointCollator(tokenizer), processing_class=tokenizer,
         compute_metrics=dev.compute_metrics, preprocess_logits_for_metrics=log_softmax_logits,
         callbacks=[TimeBudget(args.max_train_minutes)] if args.max_train_minutes else [], allowed=label_sets.mask(),
+        teacher=teacher,
     )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -307,7 +452,7 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
             raise ValueError(f"--corpora: unknown corpus {corpus!r}; CORPUS_TYPES maps {', '.join(CORPUS_TYPES)}")
         raw = load_corpus(corpus, args.data_dir, limits)
         train = CorpusSplit(corpus, raw["train"], tokenizer, label_sets, args.max_seq_length, args.window_stride)
-        train_splits.append(Dataset.from_list(train.features))
+        train_splits.append(train)
         train_sentences[corpus] = len(train.sentences)
         dev_splits.append(CorpusSplit(corpus, raw["validation"], tokenizer, label_sets, args.max_seq_length,
                                       args.window_stride))
@@ -315,14 +460,23 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
     for benchmark in args.benchmarks:
         if BENCHMARK_CORPUS.get(benchmark) not in args.corpora:
             raise ValueError(f"--benchmarks: {benchmark!r} needs training corpus {BENCHMARK_CORPUS.get(benchmark)!r}")
-    train = mix_corpora(train_splits, args.corpus_sampling_exponent, training_args.seed)
+    output_dir = Path(training_args.output_dir)
+    teachers = parse_teachers(args.teachers)
+    if set(teachers) - set(args.corpora):
+        raise ValueError(f"--teachers: no training corpus {sorted(set(teachers) - set(args.corpora))} in --corpora")
+    to_train = [seed for seed in args.seeds if not (args.resume and (output_dir / f"seed-{seed}" / "run.json").is_file())]
+    teacher, features = None, [split.features for split in train_splits]
+    if teachers and to_train:
+        teacher, features = teacher_targets(train_splits, teachers, label_sets,
+                                            training_args.per_device_eval_batch_size, output_dir / "teacher-probs")
+    train = mix_corpora([Dataset.from_list(f) for f in features], args.corpus_sampling_exponent, training_args.seed)
     dev = JointDev(dev_splits, labels)
 
-    output_dir = Path(training_args.output_dir)
     runs = []
     for seed in args.seeds:
-        seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed)
-        runs.append(train_seed(seed, args, seed_args, tokenizer, labels, label_sets, train, dev))
+        seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed,
+                            remove_unused_columns=teacher is None)  # keep teacher_rows for the loss
+        runs.append(train_seed(seed, args, seed_args, tokenizer, labels, label_sets, train, dev, teacher))
         logger.info("Seed %d: dev macro entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
     best = max(runs, key=lambda record: record["dev"]["entity_f1"])
     copy_model_files(output_dir / f"seed-{best['seed']}", output_dir)
@@ -338,7 +492,9 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
                 "precision": precision_name(training_args), "torch_threads": torch.get_num_threads(),
                 "epochs": statistics.fmean(r["epochs"] for r in runs),
                 "train_wall_time_s": round(sum(r["train_wall_time_s"] for r in runs), 1),
-                "loss": "partial-label marginal likelihood over the union of types (training/finetune_joint.py)"}
+                "loss": "partial-label marginal likelihood over the union of types (training/finetune_joint.py)"
+                        + (", with teacher annealing from single-task teachers" if teachers else ""),
+                "teachers": {b: p for corpus_teachers in teachers.values() for b, p in corpus_teachers.items()}}
     models = {r["seed"]: AutoModelForTokenClassification.from_pretrained(output_dir / f"seed-{r['seed']}") for r in runs}
     results = []
     for benchmark in args.benchmarks:

@@ -148,18 +148,17 @@ def decode_sentences(windows: list[Window], window_scores: list[np.ndarray], sen
 
 
 @torch.no_grad()
-def predict_words(
+def predict_scores(
     model, tokenizer, sentences: list[list[str]], batch_size: int = 32, max_length: int | None = None,
     stride: int | None = None,
-) -> list[list[str]]:
-    """Tags every word of every sentence with the model's `id2label` tags (windowed, stitched per word, decoded
-    per sentence)."""
+) -> list[np.ndarray]:
+    """(words, labels) log-probabilities of every sentence over the model's `id2label` tags (windowed, each word
+    from its best window)."""
     max_length, stride = window_length_defaults(model, tokenizer, max_length, stride)
     counts = piece_counts(tokenizer, sentences)
     windows = make_windows(counts, max_length - tokenizer.num_special_tokens_to_add(), stride)
     features, positions = encode_windows(tokenizer, sentences, windows, max_length, counts=counts)
     collator = DataCollatorForTokenClassification(tokenizer)
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     model.eval()
     device = next(model.parameters()).device
     window_scores: list[np.ndarray | None] = [None] * len(windows)
@@ -170,4 +169,14 @@ def predict_words(
         log_probs = model(**batch).logits.float().log_softmax(-1).cpu().numpy()
         for i, row in zip(indices, log_probs):
             window_scores[i] = row[positions[i]]
-    return decode_sentences(windows, window_scores, [len(words) for words in sentences], labels)
+    return sentence_scores(windows, window_scores, [len(words) for words in sentences], model.config.num_labels)
+
+
+def predict_words(
+    model, tokenizer, sentences: list[list[str]], batch_size: int = 32, max_length: int | None = None,
+    stride: int | None = None,
+) -> list[list[str]]:
+    """Tags every word of every sentence with the model's `id2label` tags, decoded per sentence."""
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return [[labels[i] for i in decode_iob2(scores, labels)]
+            for scores in predict_scores(model, tokenizer, sentences, batch_size, max_length, stride)]
