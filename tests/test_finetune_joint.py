@@ -16,9 +16,11 @@ from bioalbert.training.finetune_joint import (
     LabelSets,
     TeacherTargets,
     allowed_labels,
+    decode_for_corpus,
     main,
     mix_corpora,
     partial_label_loss,
+    separate_conventions,
     to_corpus_tags,
     union_labels,
 )
@@ -118,6 +120,34 @@ def test_teacher_rows_point_at_each_words_row_and_pad_like_labels(tokenizer, dat
     assert torch.equal(batch["teacher_rows"] != -100, batch["labels"] != -100)
 
 
+def test_separate_conventions_give_each_corpus_its_own_species_labels():
+    import numpy as np
+
+    table = separate_conventions(["Species"])
+    labels = union_labels(table)
+    assert table["linnaeus"] == {"Species": ("Species@linnaeus",)} and table["s800"] == {"Species": ("Species@s800",)}
+    assert "B-Species" not in labels and {"B-Species@linnaeus", "B-Species@s800", "B-Disease"} <= set(labels)
+    sets = LabelSets(labels, table)
+
+    def loss(corpus, tag, predicted):
+        logits = torch.zeros(1, 1, len(labels))
+        logits[0, 0, labels.index(predicted)] = 20.0
+        return partial_label_loss(logits, torch.tensor([[sets.id(corpus, tag)]]), sets.mask()).item()
+
+    # LINNAEUS's `patients` (Species) and Species-800's (O) no longer contradict each other:
+    assert loss("linnaeus", "B-Species", "B-Species@linnaeus") < 1e-3
+    assert loss("s800", "O", "B-Species@linnaeus") < 1e-3
+    assert loss("s800", "O", "B-Species@s800") > 10 and loss("linnaeus", "B-Species", "B-Species@s800") > 10
+
+    # Scored, each corpus sees only its own convention: a word both call a species is one for both.
+    scores = np.log(np.full((1, len(labels)), 1e-6))
+    scores[0, labels.index("B-Species@s800")], scores[0, labels.index("B-Species@linnaeus")] = np.log(0.6), np.log(0.3)
+    scores[0, 0] = np.log(0.1)
+    assert decode_for_corpus([scores], labels, "s800") == [["B-Species@s800"]]
+    assert decode_for_corpus([scores], labels, "linnaeus") == [["B-Species@linnaeus"]]
+    assert to_corpus_tags(["B-Species@linnaeus"], table["linnaeus"], {"Species"}) == ["B-Species"]
+
+
 def test_predictions_map_back_to_each_benchmarks_own_types():
     predicted = ["B-DNA", "I-Gene", "O", "B-Chemical", "B-Species"]
     assert to_corpus_tags(predicted, CORPUS_TYPES["bc2gm"], {"Gene"}) == ["B-Gene", "I-Gene", "O", "O", "O"]
@@ -208,7 +238,8 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
     # The NCBI-disease model tags diseases: a teacher for BC5CDR-disease too, but not for BC2GM's genes.
     assert main(common[:3] + ["ncbi_disease", "bc2gm"] + common[5:] + ["--teachers", f"bc2gm={ner_dir}"]) == 2
     assert "['Disease'], but bc2gm annotates ['Gene']" in capsys.readouterr().err
-    assert main(common + ["--teachers", f"ncbi_disease={ner_dir}", f"bc5cdr_disease={ner_dir}"]) == 0
+    assert main(common + ["--teachers", f"ncbi_disease={ner_dir}", f"bc5cdr_disease={ner_dir}",
+                          "--separate-conventions", "Disease"]) == 0
 
     teacher = AutoModelForTokenClassification.from_pretrained(ner_dir)
     sentences = list(load_bioner("bc5cdr", data_dir)["train"]["tokens"][:40])
@@ -218,6 +249,13 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
     assert np.allclose(stored["probs"], expected, atol=2e-3)
     record = json.loads((results / "taught" / "ncbi_disease.json").read_text())
     assert record["training"]["teachers"] == {"ncbi_disease": str(ner_dir), "bc5cdr_disease": str(ner_dir)}
+    # Disease split per corpus: the model has both conventions, and `bioalbert evaluate` scores as the run did.
+    config = json.loads((output / "config.json").read_text())
+    assert {"B-Disease@ncbi_disease", "B-Disease@bc5cdr"} <= set(config["label2id"])
+    assert evaluate_main(["--model", str(output), "--dataset", "ncbi_disease", "--data-dir", str(data_dir),
+                          "--max-sentences", "20", "--model-name", "evaluated", "--results-dir", str(results)]) == 0
+    evaluated = json.loads((results / "evaluated" / "ncbi_disease.json").read_text())
+    assert evaluated["entity"]["f1"] == pytest.approx(record["entity"]["f1"])
 
 
 def test_demo_sets_the_folders_seed_beside_its_recorded_score():

@@ -20,7 +20,7 @@ from bioalbert.modeling.loading import load_ner_model
 
 from .bioner_data import BioNERFormatError, load_bioner
 from .finetune import INFO_FILE, dataset_name, write_predictions
-from .finetune_joint import BENCHMARK_CORPUS, to_corpus_tags
+from .finetune_joint import BENCHMARK_CORPUS, predict_corpus_tags
 from .ner_metric import compute_ner_metrics
 from .ner_windows import DECODING, predict_words
 from .results import write_result
@@ -73,10 +73,12 @@ def evaluate_model(args: EvaluateArguments) -> dict:
     stride = args.window_stride if args.window_stride is not None else info.get("window_stride")
 
     predict_started = time.perf_counter()
-    predictions = predict_words(model, tokenizer, sentences, args.batch_size, max_length, stride)
-    if corpus_types is not None:
+    if corpus_types is None:
+        predictions = predict_words(model, tokenizer, sentences, args.batch_size, max_length, stride)
+    else:
         types = {tag[2:] for tags in gold for tag in tags if tag != "O"}
-        predictions = [to_corpus_tags(tags, corpus_types, types) for tags in predictions]
+        predictions = predict_corpus_tags(model, tokenizer, sentences, BENCHMARK_CORPUS[args.dataset], corpus_types,
+                                          types, args.batch_size, max_length, stride)
     predict_time = time.perf_counter() - predict_started
     metrics = compute_ner_metrics(gold, predictions)
     if args.predictions_file:

@@ -46,6 +46,8 @@ from transformers import (
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 
+from bioalbert.modeling.pipeline_bioalbert import decode_iob2
+
 from .bioner_data import BioNERFormatError, label_list, load_bioner
 from .finetune import (
     INFO_FILE,
@@ -59,8 +61,7 @@ from .finetune import (
 )
 from .ner_metric import compute_ner_metrics
 from .ner_windows import (
-    DECODING, IGNORE_INDEX, decode_sentences, encode_windows, make_windows, piece_counts, predict_scores,
-    predict_words,
+    DECODING, IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_scores, sentence_scores,
 )
 from .precision import precision_flags, precision_name
 from .results import write_result
@@ -89,15 +90,37 @@ BENCHMARK_CORPUS = {"ncbi_disease": "ncbi_disease", "bc5cdr_disease": "bc5cdr", 
                     "bc2gm": "bc2gm", "jnlpba": "jnlpba", "linnaeus": "linnaeus", "s800": "s800"}
 
 
-def union_labels() -> list[str]:
-    types = {union for mapping in CORPUS_TYPES.values() for unions in mapping.values() for union in unions}
+def separate_conventions(types: list[str], table: dict = CORPUS_TYPES) -> dict[str, dict[str, tuple[str, ...]]]:
+    """`table` with each union type of `types` split into one type per corpus (`Species@linnaeus`,
+    `Species@s800`): where two corpora annotate a type differently (people as species, disease modifiers), each
+    corpus's tags train its own labels, and a corpus is scored without the other corpora's (`decode_for_corpus`)."""
+    return {corpus: {t: tuple(f"{u}@{corpus}" if u in types else u for u in unions) for t, unions in mapping.items()}
+            for corpus, mapping in table.items()}
+
+
+def union_labels(table: dict = CORPUS_TYPES) -> list[str]:
+    types = {union for mapping in table.values() for unions in mapping.values() for union in unions}
     return label_list([{f"B-{t}" for t in types}])
 
 
-def allowed_labels(corpus: str, tag: str, labels: list[str], types: set[str] | None = None) -> frozenset[int]:
+def decode_for_corpus(sentence_scores: list[np.ndarray], labels: list[str], corpus: str) -> list[list[str]]:
+    """Union tags of every sentence (IOB2-constrained) as `corpus` would tag them: without the labels that other
+    corpora keep for their own convention of a type (`separate_conventions`)."""
+    hidden = [i for i, label in enumerate(labels) if "@" in label and not label.endswith(f"@{corpus}")]
+    tags = []
+    for scores in sentence_scores:
+        if hidden:
+            scores = scores.copy()
+            scores[:, hidden] = float("-inf")
+        tags.append([labels[i] for i in decode_iob2(scores, labels)])
+    return tags
+
+
+def allowed_labels(corpus: str, tag: str, labels: list[str], types: set[str] | None = None,
+                   table: dict = CORPUS_TYPES) -> frozenset[int]:
     """The union label ids that the corpus's `tag` is consistent with, where the tagger annotated `types` of the
     corpus's types (default: all of them; a single-task teacher of BC5CDR-chem knows only Chemical)."""
-    mapping = {t: unions for t, unions in CORPUS_TYPES[corpus].items() if types is None or t in types}
+    mapping = {t: unions for t, unions in table[corpus].items() if types is None or t in types}
     if tag == "O":
         annotated = {union for unions in mapping.values() for union in unions}
         return frozenset(i for i, label in enumerate(labels) if label == "O" or label[2:] not in annotated)
@@ -118,11 +141,11 @@ def to_corpus_tags(union_tags: list[str], corpus_types: dict, types: set[str]) -
 class LabelSets:
     """Interns each distinct set of allowed labels; a word's training label is its set's index."""
 
-    def __init__(self, labels: list[str]):
-        self.labels, self.sets, self.index = labels, [], {}
+    def __init__(self, labels: list[str], table: dict = CORPUS_TYPES):
+        self.labels, self.table, self.sets, self.index = labels, table, [], {}
 
     def id(self, corpus: str, tag: str, types: set[str] | None = None) -> int:
-        allowed = allowed_labels(corpus, tag, self.labels, types)
+        allowed = allowed_labels(corpus, tag, self.labels, types, self.table)
         if allowed not in self.index:
             self.index[allowed] = len(self.sets)
             self.sets.append(allowed)
@@ -140,7 +163,7 @@ class CorpusSplit:
     """One split of one corpus in model windows, with partial labels (set ids) on each word's first piece."""
 
     def __init__(self, corpus, split, tokenizer, label_sets, max_length, stride):
-        self.corpus = corpus
+        self.corpus, self.corpus_types = corpus, label_sets.table[corpus]
         names = split.features["ner_tags"].feature.names
         self.sentences = list(split["tokens"])
         self.gold = [[names[i] for i in tags] for tags in split["ner_tags"]]
@@ -169,7 +192,7 @@ class CorpusSplit:
 
     def entity_f1(self, union_tags: list[list[str]]) -> float:
         """Entity F1 of predicted union tags on this corpus's own types."""
-        predicted = [to_corpus_tags(tags, CORPUS_TYPES[self.corpus], self.types) for tags in union_tags]
+        predicted = [to_corpus_tags(tags, self.corpus_types, self.types) for tags in union_tags]
         return compute_ner_metrics(self.gold, predicted)["entity_f1"]
 
 
@@ -288,16 +311,18 @@ class JointDev:
             rows = range(offset, offset + len(split.windows))
             offset += len(split.windows)
             window_scores = [log_probs[r][label_ids[r] != IGNORE_INDEX] for r in rows]
-            union = decode_sentences(split.windows, window_scores, [len(words) for words in split.sentences],
-                                     self.labels)
+            scores = sentence_scores(split.windows, window_scores, [len(words) for words in split.sentences],
+                                     len(self.labels))
+            union = decode_for_corpus(scores, self.labels, split.corpus)
             metrics[f"{split.corpus}_entity_f1"] = split.entity_f1(union)
         metrics["entity_f1"] = statistics.fmean(metrics.values())
         return metrics
 
     def score(self, model, tokenizer, batch_size: int, max_length: int, stride: int) -> dict:
         """The metric of `compute_metrics`, computed from a saved model (to rescore a finished run)."""
-        metrics = {f"{split.corpus}_entity_f1": split.entity_f1(
-            predict_words(model, tokenizer, split.sentences, batch_size, max_length, stride)) for split in self.splits}
+        metrics = {f"{split.corpus}_entity_f1": split.entity_f1(decode_for_corpus(
+            predict_scores(model, tokenizer, split.sentences, batch_size, max_length, stride), self.labels,
+            split.corpus)) for split in self.splits}
         return {**metrics, "entity_f1": statistics.fmean(metrics.values())}
 
 
@@ -322,6 +347,9 @@ class JointArguments:
     model_name: str | None = field(default=None, metadata={"help": "Name in results/<name>/ (default: the output folder's name)."})
     results_dir: str = field(default="results", metadata={"help": "Where results/<model>/<benchmark>.json go."})
     resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in --output-dir."})
+    separate_conventions: list[str] = field(default_factory=list, metadata={
+        "help": "Union types to split into one label per corpus (e.g. Species Disease): each corpus trains and is "
+                "scored with its own convention of the type."})
     teachers: list[str] = field(default_factory=list, metadata={
         "help": "Single-task models to learn from besides the gold tags, as BENCHMARK=MODEL (e.g. "
                 "bc5cdr_chem=runs/reproduce/cpu-full/ner/cpu-full-bc5cdr_chem); each labels its benchmark's "
@@ -428,22 +456,33 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
     return record
 
 
-def score_benchmark(model, tokenizer, benchmark: str, args, batch_size: int) -> dict:
+def predict_corpus_tags(model, tokenizer, sentences: list[list[str]], corpus: str, corpus_types: dict, types: set[str],
+                        batch_size: int, max_length: int | None, stride: int | None) -> list[list[str]]:
+    """An all-types model's tags for `sentences` as `corpus` annotates them: its convention of each type
+    (`decode_for_corpus`), its tag names (`corpus_types`: its row of the type table), only `types`."""
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    union = decode_for_corpus(predict_scores(model, tokenizer, sentences, batch_size, max_length, stride), labels, corpus)
+    return [to_corpus_tags(tags, corpus_types, types) for tags in union]
+
+
+def score_benchmark(model, tokenizer, benchmark: str, args, batch_size: int, table: dict) -> dict:
     """Test scores of the joint model on one benchmark, on that benchmark's own types."""
     test = load_corpus(benchmark, args.data_dir, {"test": args.max_test_sentences})["test"]
     names = test.features["ner_tags"].feature.names
     gold = [[names[i] for i in tags] for tags in test["ner_tags"]]
     types = {tag[2:] for tags in gold for tag in tags if tag != "O"}
     started = time.perf_counter()
-    union = predict_words(model, tokenizer, list(test["tokens"]), batch_size, args.max_seq_length, args.window_stride)
-    predictions = [to_corpus_tags(tags, CORPUS_TYPES[BENCHMARK_CORPUS[benchmark]], types) for tags in union]
+    corpus = BENCHMARK_CORPUS[benchmark]
+    predictions = predict_corpus_tags(model, tokenizer, list(test["tokens"]), corpus, table[corpus], types, batch_size,
+                                      args.max_seq_length, args.window_stride)
     return {**compute_ner_metrics(gold, predictions), "sentences": len(gold),
             "predict_wall_time_s": round(time.perf_counter() - started, 1)}
 
 
 def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dict]:
-    labels = union_labels()
-    label_sets = LabelSets(labels)
+    table = separate_conventions(args.separate_conventions) if args.separate_conventions else CORPUS_TYPES
+    labels = union_labels(table)
+    label_sets = LabelSets(labels, table)
     tokenizer = load_tokenizer(args.model)
     limits = {"train": args.max_train_sentences, "validation": args.max_eval_sentences}
     train_splits, dev_splits, train_sentences = [], [], {}
@@ -481,7 +520,7 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
     best = max(runs, key=lambda record: record["dev"]["entity_f1"])
     copy_model_files(output_dir / f"seed-{best['seed']}", output_dir)
     info = {"base_model": args.model, "dataset": "all-types", "corpora": args.corpora, "labels": labels,
-            "corpus_types": {corpus: CORPUS_TYPES[corpus] for corpus in args.corpora}, "seeds": args.seeds,
+            "corpus_types": {corpus: table[corpus] for corpus in args.corpora}, "seeds": args.seeds,
             "best_seed": best["seed"], "max_seq_length": args.max_seq_length, "window_stride": args.window_stride}
     (output_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
@@ -494,12 +533,14 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
                 "train_wall_time_s": round(sum(r["train_wall_time_s"] for r in runs), 1),
                 "loss": "partial-label marginal likelihood over the union of types (training/finetune_joint.py)"
                         + (", with teacher annealing from single-task teachers" if teachers else ""),
-                "teachers": {b: p for corpus_teachers in teachers.values() for b, p in corpus_teachers.items()}}
+                "teachers": {b: p for corpus_teachers in teachers.values() for b, p in corpus_teachers.items()},
+                "separate_conventions": args.separate_conventions}
     models = {r["seed"]: AutoModelForTokenClassification.from_pretrained(output_dir / f"seed-{r['seed']}") for r in runs}
     results = []
     for benchmark in args.benchmarks:
         started = time.perf_counter()
-        per_seed = {seed: score_benchmark(model, tokenizer, benchmark, args, training_args.per_device_eval_batch_size)
+        per_seed = {seed: score_benchmark(model, tokenizer, benchmark, args, training_args.per_device_eval_batch_size,
+                                          table)
                     for seed, model in models.items()}
         result = {"model": args.model_name or output_dir.name, "model_path": str(output_dir),
                   "base_model": args.model, "dataset": benchmark, "split": "test", "decoding": DECODING,
