@@ -146,6 +146,11 @@ def test_separate_conventions_give_each_corpus_its_own_species_labels():
     assert decode_for_corpus([scores], labels, "s800") == [["B-Species@s800"]]
     assert decode_for_corpus([scores], labels, "linnaeus") == [["B-Species@linnaeus"]]
     assert to_corpus_tags(["B-Species@linnaeus"], table["linnaeus"], {"Species"}) == ["B-Species"]
+    # A corpus that does not annotate species keeps both labels, read as O: the word does not become a protein.
+    scores[0, labels.index("B-Gene")] = np.log(0.05)
+    jnlpba = decode_for_corpus([scores], labels, "jnlpba")
+    assert jnlpba == [["B-Species@s800"]]
+    assert to_corpus_tags(jnlpba[0], table["jnlpba"], {"protein"}) == ["O"]
 
 
 def test_predictions_map_back_to_each_benchmarks_own_types():

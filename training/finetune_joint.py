@@ -105,8 +105,12 @@ def union_labels(table: dict = CORPUS_TYPES) -> list[str]:
 
 def decode_for_corpus(sentence_scores: list[np.ndarray], labels: list[str], corpus: str) -> list[list[str]]:
     """Union tags of every sentence (IOB2-constrained) as `corpus` would tag them: without the labels that other
-    corpora keep for their own convention of a type (`separate_conventions`)."""
-    hidden = [i for i, label in enumerate(labels) if "@" in label and not label.endswith(f"@{corpus}")]
+    corpora keep for their own convention of a type the corpus annotates (`separate_conventions`). Labels of types
+    it does not annotate stay, and are read as `O` (`to_corpus_tags`): hiding them would hand their words to
+    another type."""
+    own = {label[2:].split("@")[0] for label in labels if label.endswith(f"@{corpus}")}
+    hidden = [i for i, label in enumerate(labels)
+              if "@" in label and not label.endswith(f"@{corpus}") and label[2:].split("@")[0] in own]
     tags = []
     for scores in sentence_scores:
         if hidden:
