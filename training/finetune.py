@@ -41,7 +41,7 @@ import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto clas
 from .bioner_data import BioNERFormatError, load_bioner
 from .ner_metric import compute_ner_metrics
 from .ner_windows import (
-    DECODING, IGNORE_INDEX, decode_sentences, encode_windows, make_windows, piece_counts, predict_words,
+    DECODING, IGNORE_INDEX, decode_tags, encode_windows, make_windows, piece_counts, predict_words, sentence_scores,
 )
 from .precision import precision_flags, precision_name
 from .results import mean_std, write_result
@@ -169,8 +169,8 @@ class WindowedSplit:
         """Trainer metric: dev scores per word (stitched over windows), not per window piece."""
         log_probs, label_ids = eval_prediction.predictions, eval_prediction.label_ids
         window_scores = [scores[labels != IGNORE_INDEX] for scores, labels in zip(log_probs, label_ids)]
-        predictions = decode_sentences(self.windows, window_scores, [len(words) for words in self.sentences],
-                                       self.label_names)
+        predictions = decode_tags(sentence_scores(self.windows, window_scores, [len(words) for words in self.sentences],
+                                                  len(self.label_names)), self.label_names)
         metrics = compute_ner_metrics(self.gold_tags(), predictions)
         return {key: value for key, value in metrics.items() if key != "per_type"}
 
@@ -238,7 +238,7 @@ class TimeBudget(TrainerCallback, ExportableState):
 
 
 def log_softmax_logits(logits, labels):
-    return logits.float().log_softmax(-1)  # the dev metric decodes (decode_sentences) over every label's score
+    return logits.float().log_softmax(-1)  # the dev metric decodes (decode_tags) over every label's score
 
 
 def last_complete_checkpoint(folder: Path) -> Path | None:

@@ -46,8 +46,6 @@ from transformers import (
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 
-from bioalbert.modeling.pipeline_bioalbert import decode_iob2
-
 from .bioner_data import BioNERFormatError, label_list, load_bioner
 from .finetune import (
     INFO_FILE,
@@ -61,7 +59,7 @@ from .finetune import (
 )
 from .ner_metric import compute_ner_metrics
 from .ner_windows import (
-    DECODING, IGNORE_INDEX, encode_windows, make_windows, piece_counts, predict_scores, sentence_scores,
+    DECODING, IGNORE_INDEX, decode_tags, encode_windows, make_windows, piece_counts, predict_scores, sentence_scores,
 )
 from .precision import precision_flags, precision_name
 from .results import write_result
@@ -111,13 +109,11 @@ def decode_for_corpus(sentence_scores: list[np.ndarray], labels: list[str], corp
     own = {label[2:].split("@")[0] for label in labels if label.endswith(f"@{corpus}")}
     hidden = [i for i, label in enumerate(labels)
               if "@" in label and not label.endswith(f"@{corpus}") and label[2:].split("@")[0] in own]
-    tags = []
-    for scores in sentence_scores:
-        if hidden:
-            scores = scores.copy()
+    if hidden:
+        sentence_scores = [scores.copy() for scores in sentence_scores]
+        for scores in sentence_scores:
             scores[:, hidden] = float("-inf")
-        tags.append([labels[i] for i in decode_iob2(scores, labels)])
-    return tags
+    return decode_tags(sentence_scores, labels)
 
 
 def allowed_labels(corpus: str, tag: str, labels: list[str], types: set[str] | None = None,
@@ -245,13 +241,13 @@ def teacher_probs(path: str, corpus: str, sentences: list[list[str]], batch_size
     tags = [model.config.id2label[i] for i in range(model.config.num_labels)]
     started = time.perf_counter()
     scores = predict_scores(model, load_tokenizer(path), sentences, batch_size)
-    probs = np.exp(np.concatenate(scores)).astype(np.float32)
+    probs = np.exp(np.concatenate(scores)).astype(np.float16)  # as cached: a resumed run learns the same targets
     logger.info("Teacher %s on %s: %d words in %.0f s", path, corpus, len(probs), time.perf_counter() - started)
     cache.parent.mkdir(parents=True, exist_ok=True)
     partial = cache.with_suffix(f".{os.getpid()}.npz")
-    np.savez(partial, key=json.dumps(key), tags=json.dumps(tags), probs=probs.astype(np.float16))
+    np.savez(partial, key=json.dumps(key), tags=json.dumps(tags), probs=probs)
     os.replace(partial, cache)  # whole or absent for another process reading it
-    return tags, probs
+    return tags, probs.astype(np.float32)
 
 
 def corpus_teacher_targets(corpus: str, split: "CorpusSplit", teachers: dict[str, str], label_sets: LabelSets,

@@ -140,11 +140,10 @@ def sentence_scores(windows: list[Window], window_scores: list[np.ndarray], sent
     return [np.array(sentence).reshape(len(sentence), num_labels) for sentence in rows]
 
 
-def decode_sentences(windows: list[Window], window_scores: list[np.ndarray], sentence_lengths: list[int],
-                     labels: list[str]) -> list[list[str]]:
-    """Tags of every word from per-window log-probabilities: one IOB2-constrained decoding per sentence."""
-    return [[labels[i] for i in decode_iob2(scores, labels)]
-            for scores in sentence_scores(windows, window_scores, sentence_lengths, len(labels))]
+def decode_tags(sentence_scores: list[np.ndarray], labels: list[str]) -> list[list[str]]:
+    """Tags of every word from each sentence's (words, labels) log-probabilities: one IOB2-constrained decoding per
+    sentence."""
+    return [[labels[i] for i in decode_iob2(scores, labels)] for scores in sentence_scores]
 
 
 @torch.no_grad()
@@ -178,5 +177,4 @@ def predict_words(
 ) -> list[list[str]]:
     """Tags every word of every sentence with the model's `id2label` tags, decoded per sentence."""
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    return [[labels[i] for i in decode_iob2(scores, labels)]
-            for scores in predict_scores(model, tokenizer, sentences, batch_size, max_length, stride)]
+    return decode_tags(predict_scores(model, tokenizer, sentences, batch_size, max_length, stride), labels)
