@@ -236,9 +236,9 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
 
     output, results = tmp_path / "joint", tmp_path / "results"
     common = ["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "bc5cdr", "--benchmarks",
-              "ncbi_disease", "--data-dir", str(data_dir), "--output-dir", str(output), "--max-train-sentences", "40",
-              "--max-eval-sentences", "20", "--max-test-sentences", "20", "--max-steps", "6", "--eval-steps", "6",
-              "--save-steps", "6", "--use-cpu", "true", "--report-to", "none", "--disable-tqdm", "true",
+              "ncbi_disease", "--data-dir", str(data_dir), "--output-dir", str(output), "--max-train-sentences", "200",
+              "--max-eval-sentences", "20", "--max-test-sentences", "60", "--max-steps", "40", "--eval-steps", "40",
+              "--save-steps", "40", "--learning-rate", "3e-3", "--per-device-train-batch-size", "16", "--use-cpu", "true", "--report-to", "none", "--disable-tqdm", "true",
               "--results-dir", str(results), "--model-name", "taught"]
     # The NCBI-disease model tags diseases: a teacher for BC5CDR-disease too, but not for BC2GM's genes.
     assert main(common[:3] + ["ncbi_disease", "bc2gm"] + common[5:] + ["--teachers", f"bc2gm={ner_dir}"]) == 2
@@ -247,7 +247,7 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
                           "--separate-conventions", "Disease"]) == 0
 
     teacher = AutoModelForTokenClassification.from_pretrained(ner_dir)
-    sentences = list(load_bioner("bc5cdr", data_dir)["train"]["tokens"][:40])
+    sentences = list(load_bioner("bc5cdr", data_dir)["train"]["tokens"][:200])
     expected = np.exp(np.concatenate(predict_scores(teacher, load_tokenizer(ner_dir), sentences)))
     stored = np.load(output / "teacher-probs" / "bc5cdr_disease.npz")
     assert stored["probs"].shape == expected.shape == (sum(map(len, sentences)), 3)
@@ -258,8 +258,9 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
     config = json.loads((output / "config.json").read_text())
     assert {"B-Disease@ncbi_disease", "B-Disease@bc5cdr"} <= set(config["label2id"])
     assert evaluate_main(["--model", str(output), "--dataset", "ncbi_disease", "--data-dir", str(data_dir),
-                          "--max-sentences", "20", "--model-name", "evaluated", "--results-dir", str(results)]) == 0
+                          "--max-sentences", "60", "--model-name", "evaluated", "--results-dir", str(results)]) == 0
     evaluated = json.loads((results / "evaluated" / "ncbi_disease.json").read_text())
+    assert record["entity"]["f1"] > 0  # the model finds diseases: the comparison below is not 0 == 0
     assert evaluated["entity"]["f1"] == pytest.approx(record["entity"]["f1"])
 
 
