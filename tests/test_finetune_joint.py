@@ -179,10 +179,12 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
                  "--max-train-sentences", "200", "--max-eval-sentences", "40", "--max-test-sentences", "60",
                  "--max-steps", "40", "--eval-steps", "20", "--save-steps", "20", "--learning-rate", "3e-3",
                  "--per-device-train-batch-size", "16", "--use-cpu", "true", "--report-to", "none",
-                 "--disable-tqdm", "true", "--model-name", "joint-micro", "--results-dir", str(results)])
+                 "--disable-tqdm", "true", "--model-name", "joint-micro", "--results-dir", str(results),
+                 "--num-hidden-groups", "2"])
     assert code == 0
     config = json.loads((output / "config.json").read_text())
     assert [config["id2label"][str(i)] for i in range(len(LABELS))] == LABELS
+    assert config["num_hidden_groups"] == 2  # each layer its own copy of the shared group, saved as such
     run = json.loads((output / "seed-42" / "run.json").read_text())
     assert set(run["dev"]) >= {"ncbi_disease_entity_f1", "bc5cdr_entity_f1", "entity_f1"}
     assert run["dev"]["entity_f1"] == pytest.approx((run["dev"]["ncbi_disease_entity_f1"] + run["dev"]["bc5cdr_entity_f1"]) / 2)
@@ -191,6 +193,7 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
         assert record["test_sentences"] == 60 and record["split"] == "test"
         assert 0.0 <= record["entity"]["f1"] <= 1.0
         assert set(record["per_type"]) <= ({"Disease"} if benchmark == "ncbi_disease" else {"Chemical"})
+        assert record["training"]["num_hidden_groups"] == 2
     info = json.loads((output / "bioalbert_finetune.json").read_text())
     assert info["corpus_types"]["bc5cdr"] == {"Chemical": ["Chemical"], "Disease": ["Disease"]}
 

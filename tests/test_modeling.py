@@ -124,6 +124,34 @@ def test_unknown_position_bias_is_named_in_the_error():
         micro_config(position_bias="rope")
 
 
+def test_untied_layer_groups_start_as_the_shared_group_train_apart_and_reload(tmp_path):
+    torch.manual_seed(0)
+    model = BioAlbertForTokenClassification(micro_config(num_labels=3, num_hidden_layers=4, position_bias="alibi"))
+    input_ids = torch.randint(5, 300, (2, 9))
+    tied_logits = model.eval()(input_ids).logits
+    tied_size = sum(p.numel() for p in model.parameters())
+    group_size = sum(p.numel() for p in model.albert.encoder.albert_layer_groups[0].parameters())
+
+    model.untie_layer_groups(2)
+
+    assert model.config.num_hidden_groups == 2
+    assert sum(p.numel() for p in model.parameters()) == tied_size + group_size
+    torch.testing.assert_close(model(input_ids).logits, tied_logits, rtol=0, atol=0)  # the same function at first
+    model.train()
+    model(input_ids, labels=torch.ones_like(input_ids)).loss.backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    first, second = (group.albert_layers[0].ffn.weight for group in model.albert.encoder.albert_layer_groups)
+    assert not torch.equal(first, second)  # each group has its own gradient: layers 0-1 and 2-3 differ
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
+    assert loaded.config.num_hidden_groups == 2
+    torch.testing.assert_close(loaded(input_ids).logits, model.eval()(input_ids).logits, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="not 2 into 3"):
+        model.untie_layer_groups(3)
+    with pytest.raises(ValueError, match="1 to 4"):
+        BioAlbertForTokenClassification(micro_config(num_hidden_layers=4)).untie_layer_groups(5)
+
+
 def test_sop_head_stays_two_way_whatever_num_labels():
     model = BioAlbertForPreTraining(micro_config(num_labels=9))
     assert model.sop_classifier.classifier.out_features == 2

@@ -350,6 +350,9 @@ class JointArguments:
     separate_conventions: list[str] = field(default_factory=list, metadata={
         "help": "Union types to split into one label per corpus (e.g. Species Disease): each corpus trains and is "
                 "scored with its own convention of the type."})
+    num_hidden_groups: int | None = field(default=None, metadata={
+        "help": "Untie the encoder's one shared layer group into this many copies before fine-tuning (at most "
+                "num_hidden_layers): more parameters for the types of every corpus to share, the same compute per token."})
     teachers: list[str] = field(default_factory=list, metadata={
         "help": "Single-task models to learn from besides the gold tags, as BENCHMARK=MODEL (e.g. "
                 "bc5cdr_chem=runs/reproduce/cpu-full/ner/cpu-full-bc5cdr_chem); each labels its benchmark's "
@@ -437,6 +440,8 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
         args.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
     )
+    if args.num_hidden_groups:
+        model.untie_layer_groups(args.num_hidden_groups)  # before the Trainer, so a checkpoint resumes into its shape
     trainer = JointTrainer(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev.dataset,
         data_collator=JointCollator(tokenizer), processing_class=tokenizer,
@@ -534,7 +539,7 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
                 "loss": "partial-label marginal likelihood over the union of types (training/finetune_joint.py)"
                         + (", with teacher annealing from single-task teachers" if teachers else ""),
                 "teachers": {b: p for corpus_teachers in teachers.values() for b, p in corpus_teachers.items()},
-                "separate_conventions": args.separate_conventions}
+                "separate_conventions": args.separate_conventions, "num_hidden_groups": args.num_hidden_groups}
     models = {r["seed"]: AutoModelForTokenClassification.from_pretrained(output_dir / f"seed-{r['seed']}") for r in runs}
     results = []
     for benchmark in args.benchmarks:
