@@ -195,17 +195,20 @@ def test_finetune_keeps_best_checkpoint_and_saves_a_loadable_model(micro_pretrai
 
 @pytest.mark.slow
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(micro_pretrained_dir, tmp_path):
-    straight = finetune.run(*finetune_args(micro_pretrained_dir, tmp_path / "straight", tmp_path / "r1"))
+    untied = ("--num-hidden-groups", "2")  # the checkpoint holds two layer groups: the resumed model must too
+    straight = finetune.run(*finetune_args(micro_pretrained_dir, tmp_path / "straight", tmp_path / "r1", *untied))
 
     interrupted_dir = tmp_path / "interrupted"
     with pytest.raises(Interrupt):
-        finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2"),
+        finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2", *untied),
                      callbacks=[InterruptAfterSave(step=4)])
     assert not (interrupted_dir / "seed-42" / "run.json").exists()
     with pytest.raises(FileExistsError, match="--resume"):  # never silently overwrites a run
-        finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2"))
+        finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2", *untied))
 
-    resumed = finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2", "--resume"))
+    resumed = finetune.run(*finetune_args(micro_pretrained_dir, interrupted_dir, tmp_path / "r2", *untied, "--resume"))
+    assert resumed["training"]["num_hidden_groups"] == 2
+    assert json.loads((interrupted_dir / "config.json").read_text())["num_hidden_groups"] == 2
     record = json.loads((interrupted_dir / "seed-42" / "run.json").read_text())
     assert record["resumed_from"].endswith("checkpoint-4")
     assert resumed["runs"][0]["global_step"] == straight["runs"][0]["global_step"] == 6

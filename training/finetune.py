@@ -51,6 +51,10 @@ logger = logging.getLogger(__name__)
 INFO_FILE = "bioalbert_finetune.json"  # what the model in a folder was trained on; read by `bioalbert evaluate`
 
 
+UNTIE_HELP = ("Untie the encoder's one shared layer group into this many copies before fine-tuning (at most "
+              "num_hidden_layers): more parameters at the same compute per token.")
+
+
 @dataclass
 class ModelArguments:
     model: str = field(metadata={"help": "BioALBERT folder or Hub id to fine-tune (any BioAlbert checkpoint)."})
@@ -59,6 +63,7 @@ class ModelArguments:
         metadata={"help": "Pieces per window (with [CLS]/[SEP]); longer sentences are split into windows, no word is dropped."},
     )
     window_stride: int = field(default=32, metadata={"help": "Pieces of context that consecutive windows share."})
+    num_hidden_groups: int | None = field(default=None, metadata={"help": UNTIE_HELP})
 
 
 @dataclass
@@ -281,6 +286,8 @@ def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, de
         model_args.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
     )
+    if model_args.num_hidden_groups:
+        model.untie_layer_groups(model_args.num_hidden_groups)  # before the Trainer, so a checkpoint resumes into its shape
     trainer = NerTrainer(
         model=model,
         args=training_args,
@@ -424,6 +431,7 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
             "learning_rate": training_args.learning_rate,
             "batch_size": training_args.per_device_train_batch_size,
             "max_seq_length": model_args.max_seq_length,
+            "num_hidden_groups": model_args.num_hidden_groups,
             "precision": precision_name(training_args),
             "torch_threads": torch.get_num_threads(),
             "train_sentences": len(windowed["train"].sentences),

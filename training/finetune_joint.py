@@ -51,6 +51,7 @@ from .finetune import (
     INFO_FILE,
     NerTrainer,
     NerTrainingArguments,
+    UNTIE_HELP,
     TimeBudget,
     copy_model_files,
     last_complete_checkpoint,
@@ -350,9 +351,7 @@ class JointArguments:
     separate_conventions: list[str] = field(default_factory=list, metadata={
         "help": "Union types to split into one label per corpus (e.g. Species Disease): each corpus trains and is "
                 "scored with its own convention of the type."})
-    num_hidden_groups: int | None = field(default=None, metadata={
-        "help": "Untie the encoder's one shared layer group into this many copies before fine-tuning (at most "
-                "num_hidden_layers): more parameters for the types of every corpus to share, the same compute per token."})
+    num_hidden_groups: int | None = field(default=None, metadata={"help": UNTIE_HELP})
     teachers: list[str] = field(default_factory=list, metadata={
         "help": "Single-task models to learn from besides the gold tags, as BENCHMARK=MODEL (e.g. "
                 "bc5cdr_chem=runs/reproduce/cpu-full/ner/cpu-full-bc5cdr_chem); each labels its benchmark's "
