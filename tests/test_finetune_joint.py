@@ -16,14 +16,14 @@ from bioalbert.training.finetune_joint import (
     LabelSets,
     TeacherTargets,
     allowed_labels,
-    decode_for_corpus,
+    corpus_tag_scores,
     main,
     mix_corpora,
     partial_label_loss,
     separate_conventions,
-    to_corpus_tags,
     union_labels,
 )
+from bioalbert.training.ner_windows import decode_tags
 
 LABELS = union_labels()
 
@@ -143,21 +143,36 @@ def test_separate_conventions_give_each_corpus_its_own_species_labels():
     scores = np.log(np.full((1, len(labels)), 1e-6))
     scores[0, labels.index("B-Species@s800")], scores[0, labels.index("B-Species@linnaeus")] = np.log(0.6), np.log(0.3)
     scores[0, 0] = np.log(0.1)
-    assert decode_for_corpus([scores], labels, "s800") == [["B-Species@s800"]]
-    assert decode_for_corpus([scores], labels, "linnaeus") == [["B-Species@linnaeus"]]
-    assert to_corpus_tags(["B-Species@linnaeus"], table["linnaeus"], {"Species"}) == ["B-Species"]
-    # A corpus that does not annotate species keeps both labels, read as O: the word does not become a protein.
+    assert decode_tags(*reversed(corpus_tag_scores([scores], labels, "s800", {"Species"}, table))) == [["B-Species"]]
+    assert decode_tags(*reversed(corpus_tag_scores([scores], labels, "linnaeus", {"Species"}, table))) == [["B-Species"]]
+    # A corpus that does not annotate species reads both labels as O: the word does not become a protein.
     scores[0, labels.index("B-Gene")] = np.log(0.05)
-    jnlpba = decode_for_corpus([scores], labels, "jnlpba")
-    assert jnlpba == [["B-Species@s800"]]
-    assert to_corpus_tags(jnlpba[0], table["jnlpba"], {"protein"}) == ["O"]
+    assert decode_tags(*reversed(corpus_tag_scores([scores], labels, "jnlpba", {"protein"}, table))) == [["O"]]
 
 
-def test_predictions_map_back_to_each_benchmarks_own_types():
-    predicted = ["B-DNA", "I-Gene", "O", "B-Chemical", "B-Species"]
-    assert to_corpus_tags(predicted, CORPUS_TYPES["bc2gm"], {"Gene"}) == ["B-Gene", "I-Gene", "O", "O", "O"]
-    assert to_corpus_tags(predicted, CORPUS_TYPES["bc5cdr"], {"Chemical"}) == ["O", "O", "O", "B-Chemical", "O"]
-    assert to_corpus_tags(["B-Gene", "I-Gene"], CORPUS_TYPES["jnlpba"], {"protein", "DNA"}) == ["B-protein", "I-protein"]
+def test_a_benchmark_is_decoded_on_its_own_tags_with_the_union_labels_they_stand_for_summed():
+    import numpy as np
+
+    labels = union_labels()
+
+    def decode(corpus, types, probabilities):
+        scores = np.log(np.full((len(probabilities), len(labels)), 1e-9))
+        for word, word_probabilities in enumerate(probabilities):
+            for label, probability in word_probabilities.items():
+                scores[word, labels.index(label)] = np.log(probability)
+        tags, tag_scores = corpus_tag_scores([scores], labels, corpus, types)
+        return decode_tags(tag_scores, tags)[0]
+
+    # BC2GM's gene may be Gene, DNA or RNA: split between two of them it still beats O, which each alone would not.
+    split_gene = [{"B-Gene": 0.3, "B-DNA": 0.3, "O": 0.4}, {"I-Gene": 0.35, "I-DNA": 0.3, "O": 0.35}]
+    assert decode("bc2gm", {"Gene"}, split_gene) == ["B-Gene", "I-Gene"]
+    # BC5CDR-chem is scored on chemicals only: a disease is O there, and with it the disease's probability.
+    assert decode("bc5cdr", {"Chemical"}, [{"B-Disease": 0.5, "B-Chemical": 0.3, "O": 0.2}]) == ["O"]
+    assert decode("bc5cdr", {"Chemical", "Disease"}, [{"B-Disease": 0.5, "B-Chemical": 0.3, "O": 0.2}]) == ["B-Disease"]
+    # JNLPBA's own tag names: its protein is the model's Gene.
+    assert decode("jnlpba", {"protein", "DNA"}, [{"B-Gene": 0.9}, {"I-Gene": 0.9}]) == ["B-protein", "I-protein"]
+    # IOB2 over the corpus's tags: an I- never starts an entity.
+    assert decode("ncbi_disease", {"Disease"}, [{"O": 0.6, "I-Disease": 0.4}, {"I-Disease": 0.6, "O": 0.4}]) == ["O", "O"]
 
 
 def test_sampling_exponent_upsamples_small_corpora_and_keeps_every_window():
@@ -198,7 +213,7 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
     assert info["corpus_types"]["bc5cdr"] == {"Chemical": ["Chemical"], "Disease": ["Disease"]}
 
     # A run scored by per-word argmax (no "decoding" in run.json) gets its devel scores recomputed on --resume.
-    assert run["decoding"] == "iob2-viterbi"
+    assert run["decoding"] == "iob2-viterbi-corpus-tags"
     stale = {**run, "dev": {**run["dev"], "entity_f1": -1.0}}
     del stale["decoding"]
     (output / "seed-42" / "run.json").write_text(json.dumps(stale))
@@ -207,7 +222,7 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
                  "200", "--max-eval-sentences", "40", "--max-test-sentences", "60", "--use-cpu", "true",
                  "--model-name", "joint-micro", "--results-dir", str(results), "--resume", "true"]) == 0
     rescored = json.loads((output / "seed-42" / "run.json").read_text())
-    assert rescored["decoding"] == "iob2-viterbi"
+    assert rescored["decoding"] == "iob2-viterbi-corpus-tags"
     assert rescored["dev"]["entity_f1"] == pytest.approx(run["dev"]["entity_f1"], abs=0.02)
 
     # `bioalbert evaluate` scores the all-types model on a benchmark's own types, as the joint run did.
@@ -240,8 +255,8 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
     output, results = tmp_path / "joint", tmp_path / "results"
     common = ["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "bc5cdr", "--benchmarks",
               "ncbi_disease", "--data-dir", str(data_dir), "--output-dir", str(output), "--max-train-sentences", "200",
-              "--max-eval-sentences", "20", "--max-test-sentences", "60", "--max-steps", "40", "--eval-steps", "40",
-              "--save-steps", "40", "--learning-rate", "3e-3", "--per-device-train-batch-size", "16", "--use-cpu", "true", "--report-to", "none", "--disable-tqdm", "true",
+              "--max-eval-sentences", "20", "--max-test-sentences", "60", "--max-steps", "100", "--eval-steps", "100",
+              "--save-steps", "100", "--learning-rate", "3e-3", "--per-device-train-batch-size", "16", "--use-cpu", "true", "--report-to", "none", "--disable-tqdm", "true",
               "--results-dir", str(results), "--model-name", "taught"]
     # The NCBI-disease model tags diseases: a teacher for BC5CDR-disease too, but not for BC2GM's genes.
     assert main(common[:3] + ["ncbi_disease", "bc2gm"] + common[5:] + ["--teachers", f"bc2gm={ner_dir}"]) == 2

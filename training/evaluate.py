@@ -20,7 +20,7 @@ from bioalbert.modeling.loading import load_ner_model
 
 from .bioner_data import BioNERFormatError, load_bioner
 from .finetune import INFO_FILE, dataset_name, write_predictions
-from .finetune_joint import BENCHMARK_CORPUS, predict_corpus_tags
+from .finetune_joint import BENCHMARK_CORPUS, JOINT_DECODING, predict_corpus_tags
 from .ner_metric import compute_ner_metrics
 from .ner_windows import DECODING, predict_words
 from .results import write_result
@@ -93,7 +93,7 @@ def evaluate_model(args: EvaluateArguments) -> dict:
         "base_model": info.get("base_model"),
         "dataset": dataset_name(args),
         "split": args.split,
-        "decoding": DECODING,
+        "decoding": DECODING if corpus_types is None else JOINT_DECODING,
         "seeds": [seed] if seed is not None else [],
         "entity": {**entity, "f1_std": 0.0, "number": metrics["entity_number"]},
         "token": {**token, "f1_std": 0.0, "number": metrics["token_number"]},

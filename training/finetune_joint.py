@@ -60,13 +60,17 @@ from .finetune import (
 )
 from .ner_metric import compute_ner_metrics
 from .ner_windows import (
-    DECODING, IGNORE_INDEX, decode_tags, encode_windows, make_windows, piece_counts, predict_scores, sentence_scores,
+    IGNORE_INDEX, decode_tags, encode_windows, make_windows, piece_counts, predict_scores, sentence_scores,
 )
 from .precision import precision_flags, precision_name
 from .results import write_result
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
+
+# Recorded with every joint score. Runs scored by an earlier decoding (the union labels, then mapped to the corpus's
+# tags; or per-word argmax) are rescored on resume.
+JOINT_DECODING = "iob2-viterbi-corpus-tags"
 
 # Training corpus -> {its tag type: the union types that tag may stand for}. The union types follow HunFlair's
 # names. BC2GM's GENE marks genes and their products, which JNLPBA splits into protein, DNA and RNA: a BC2GM mention
@@ -92,7 +96,7 @@ BENCHMARK_CORPUS = {"ncbi_disease": "ncbi_disease", "bc5cdr_disease": "bc5cdr", 
 def separate_conventions(types: list[str], table: dict = CORPUS_TYPES) -> dict[str, dict[str, tuple[str, ...]]]:
     """`table` with each union type of `types` split into one type per corpus (`Species@linnaeus`,
     `Species@s800`): where two corpora annotate a type differently (people as species, disease modifiers), each
-    corpus's tags train its own labels, and a corpus is scored without the other corpora's (`decode_for_corpus`)."""
+    corpus's tags train its own labels, and a corpus is scored without the other corpora's (`corpus_tag_scores`)."""
     return {corpus: {t: tuple(f"{u}@{corpus}" if u in types else u for u in unions) for t, unions in mapping.items()}
             for corpus, mapping in table.items()}
 
@@ -100,21 +104,6 @@ def separate_conventions(types: list[str], table: dict = CORPUS_TYPES) -> dict[s
 def union_labels(table: dict = CORPUS_TYPES) -> list[str]:
     types = {union for mapping in table.values() for unions in mapping.values() for union in unions}
     return label_list([{f"B-{t}" for t in types}])
-
-
-def decode_for_corpus(sentence_scores: list[np.ndarray], labels: list[str], corpus: str) -> list[list[str]]:
-    """Union tags of every sentence (IOB2-constrained) as `corpus` would tag them: without the labels that other
-    corpora keep for their own convention of a type the corpus annotates (`separate_conventions`). Labels of types
-    it does not annotate stay, and are read as `O` (`to_corpus_tags`): hiding them would hand their words to
-    another type."""
-    own = {label[2:].split("@")[0] for label in labels if label.endswith(f"@{corpus}")}
-    hidden = [i for i, label in enumerate(labels)
-              if "@" in label and not label.endswith(f"@{corpus}") and label[2:].split("@")[0] in own]
-    if hidden:
-        sentence_scores = [scores.copy() for scores in sentence_scores]
-        for scores in sentence_scores:
-            scores[:, hidden] = float("-inf")
-    return decode_tags(sentence_scores, labels)
 
 
 def allowed_labels(corpus: str, tag: str, labels: list[str], types: set[str] | None = None,
@@ -131,12 +120,22 @@ def allowed_labels(corpus: str, tag: str, labels: list[str], types: set[str] | N
     return frozenset(labels.index(prefix + union) for union in mapping[corpus_type])
 
 
-def to_corpus_tags(union_tags: list[str], corpus_types: dict, types: set[str]) -> list[str]:
-    """Predicted union tags as a corpus's own tags (`corpus_types`: its CORPUS_TYPES entry), restricted to
-    `types`; other types become O."""
-    back = {union: corpus_type for corpus_type, unions in corpus_types.items() if corpus_type in types
-            for union in unions}
-    return [tag[:2] + back[tag[2:]] if tag != "O" and tag[2:] in back else "O" for tag in union_tags]
+def corpus_tag_scores(sentence_scores: list[np.ndarray], labels: list[str], corpus: str, types: set[str],
+                      table: dict = CORPUS_TYPES) -> tuple[list[str], list[np.ndarray]]:
+    """`corpus`'s own tags of `types` (O, then B-/I- of each type) and each word's log-probability of them: the
+    summed probability of the union labels a tag stands for, the sets the partial-label loss trains
+    (`allowed_labels`; other types count as O). So a benchmark is decoded by the question the loss answered: a
+    BC2GM gene the model splits between Gene and DNA is a gene with the sum of both, where decoding the union labels
+    first could let O win. Under `separate_conventions`, other corpora's labels of a type the corpus annotates are
+    left out first: the model cannot tell which corpus a text follows, so it splits a word that both call a species
+    between their two labels, and the corpus's own label is the model's answer for it."""
+    own = {label[2:].split("@")[0] for label in labels if label.endswith(f"@{corpus}")}
+    hidden = {i for i, label in enumerate(labels)
+              if "@" in label and not label.endswith(f"@{corpus}") and label[2:].split("@")[0] in own}
+    tags = ["O"] + [f"{prefix}-{t}" for t in sorted(types) for prefix in "BI"]
+    groups = [sorted(allowed_labels(corpus, tag, labels, types, table) - hidden) for tag in tags]
+    return tags, [np.stack([np.logaddexp.reduce(scores[:, group], axis=1) for group in groups], axis=1)
+                  for scores in sentence_scores]
 
 
 class LabelSets:
@@ -191,9 +190,10 @@ class CorpusSplit:
             features.append({**feature, "teacher_rows": rows})
         return features
 
-    def entity_f1(self, union_tags: list[list[str]]) -> float:
-        """Entity F1 of predicted union tags on this corpus's own types."""
-        predicted = [to_corpus_tags(tags, self.corpus_types, self.types) for tags in union_tags]
+    def entity_f1(self, sentence_scores: list[np.ndarray], labels: list[str]) -> float:
+        """Entity F1 on this corpus's own types, from the model's (words, union labels) log-probabilities."""
+        predicted = decode_tags(*reversed(corpus_tag_scores(sentence_scores, labels, self.corpus, self.types,
+                                                            {self.corpus: self.corpus_types})))
         return compute_ner_metrics(self.gold, predicted)["entity_f1"]
 
 
@@ -314,16 +314,15 @@ class JointDev:
             window_scores = [log_probs[r][label_ids[r] != IGNORE_INDEX] for r in rows]
             scores = sentence_scores(split.windows, window_scores, [len(words) for words in split.sentences],
                                      len(self.labels))
-            union = decode_for_corpus(scores, self.labels, split.corpus)
-            metrics[f"{split.corpus}_entity_f1"] = split.entity_f1(union)
+            metrics[f"{split.corpus}_entity_f1"] = split.entity_f1(scores, self.labels)
         metrics["entity_f1"] = statistics.fmean(metrics.values())
         return metrics
 
     def score(self, model, tokenizer, batch_size: int, max_length: int, stride: int) -> dict:
         """The metric of `compute_metrics`, computed from a saved model (to rescore a finished run)."""
-        metrics = {f"{split.corpus}_entity_f1": split.entity_f1(decode_for_corpus(
-            predict_scores(model, tokenizer, split.sentences, batch_size, max_length, stride), self.labels,
-            split.corpus)) for split in self.splits}
+        metrics = {f"{split.corpus}_entity_f1": split.entity_f1(
+            predict_scores(model, tokenizer, split.sentences, batch_size, max_length, stride), self.labels)
+            for split in self.splits}
         return {**metrics, "entity_f1": statistics.fmean(metrics.values())}
 
 
@@ -424,11 +423,11 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
     record_path = output_dir / "run.json"
     if args.resume and record_path.is_file():
         record = json.loads(record_path.read_text())
-        if record.get("decoding") != DECODING:  # scored by per-word argmax: rescore dev (test is scored afresh)
+        if record.get("decoding") != JOINT_DECODING:  # scored by an earlier decoding: rescore dev (test is afresh)
             model = AutoModelForTokenClassification.from_pretrained(output_dir)
             record["dev"].update(dev.score(model, tokenizer, training_args.per_device_eval_batch_size,
                                            args.max_seq_length, args.window_stride))
-            record["decoding"] = DECODING
+            record["decoding"] = JOINT_DECODING
             record_path.write_text(json.dumps(record, indent=2) + "\n")
         return record
     checkpoint = last_complete_checkpoint(output_dir) if output_dir.is_dir() else None
@@ -455,18 +454,19 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
     dev_metrics = {key.removeprefix("eval_"): value for key, value in trainer.evaluate().items()}
     record = {"seed": seed, "global_step": trainer.state.global_step, "epochs": trainer.state.epoch,
               "best_checkpoint": trainer.state.best_model_checkpoint, "train_wall_time_s": round(train_time, 1),
-              "dev": dev_metrics, "decoding": DECODING}
+              "dev": dev_metrics, "decoding": JOINT_DECODING}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
 def predict_corpus_tags(model, tokenizer, sentences: list[list[str]], corpus: str, corpus_types: dict, types: set[str],
                         batch_size: int, max_length: int | None, stride: int | None) -> list[list[str]]:
-    """An all-types model's tags for `sentences` as `corpus` annotates them: its convention of each type
-    (`decode_for_corpus`), its tag names (`corpus_types`: its row of the type table), only `types`."""
+    """An all-types model's tags for `sentences` as `corpus` annotates them (`corpus_tag_scores`): its tag names
+    (`corpus_types`: its row of the type table), only `types`, IOB2-constrained."""
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    union = decode_for_corpus(predict_scores(model, tokenizer, sentences, batch_size, max_length, stride), labels, corpus)
-    return [to_corpus_tags(tags, corpus_types, types) for tags in union]
+    scores = predict_scores(model, tokenizer, sentences, batch_size, max_length, stride)
+    tags, tag_scores = corpus_tag_scores(scores, labels, corpus, types, {corpus: corpus_types})
+    return decode_tags(tag_scores, tags)
 
 
 def score_benchmark(model, tokenizer, benchmark: str, args, batch_size: int, table: dict) -> dict:
@@ -547,7 +547,7 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
                                           table)
                     for seed, model in models.items()}
         result = {"model": args.model_name or output_dir.name, "model_path": str(output_dir),
-                  "base_model": args.model, "dataset": benchmark, "split": "test", "decoding": DECODING,
+                  "base_model": args.model, "dataset": benchmark, "split": "test", "decoding": JOINT_DECODING,
                   "seeds": args.seeds,
                   "runs": [{"seed": r["seed"], "dev_entity_f1": r["dev"][f"{BENCHMARK_CORPUS[benchmark]}_entity_f1"],
                             "dev_macro_entity_f1": r["dev"]["entity_f1"],
