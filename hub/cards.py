@@ -379,8 +379,17 @@ def build_card(
             length = "; ".join(parts) if parts else "training length not recorded"
             where = "All corpora together" if dataset == "all-types" else info["name"]
             training.append(f"{where}: {length}, seeds {seeds or 'not recorded'}, {hardware}.")
+            if run.get("num_hidden_groups"):
+                training.append(f"Layers: ALBERT's one shared layer group untied into {run['num_hidden_groups']} "
+                                "copies before fine-tuning (`num_hidden_groups` in `config.json`): more parameters, "
+                                "the same compute per token.")
             if dataset == "all-types" and run.get("loss"):
                 training.append(f"Loss: {run['loss']}.")
+            if record.get("decoding") == "iob2-viterbi-corpus-tags":
+                training.append("Scored on each benchmark's own tags: a tag's probability is the sum of the model's "
+                                "labels it stands for (BC2GM's gene: Gene, DNA or RNA; other types count as O), then "
+                                "the most probable valid IOB2 sequence; `pipeline(\"ner\")` finds that sequence over "
+                                "the model's own labels, every type at once.")
         if not records:
             training.append("Training length and hardware: not recorded (no results file for this model).")
         card_data = ModelCardData(

@@ -389,3 +389,9 @@ def test_all_types_card_gives_time_per_seed_and_the_loss():
     assert "2 epochs; 15.0 min of training per seed, seeds 13, 42" in card  # not the 30 minutes of both seeds
     assert "Loss: partial-label marginal likelihood." in card
     assert "on the training splits of the BioNER benchmark corpora (NCBI-disease" in card and "the the" not in card
+    assert "untied" not in card and "each benchmark's own tags" not in card  # neither recorded: neither claimed
+    record.update(decoding="iob2-viterbi-corpus-tags", training={**record["training"], "num_hidden_groups": 3})
+    card = str(build_card(kind="ner", variant=get_variant("bioalbert-tiny-pubmed-task"), repo_id="bioalbert/joint",
+                          config=config, records=[record], facts={}, base_model="bioalbert/bioalbert-tiny-pubmed-task",
+                          dataset="all-types"))
+    assert "shared layer group untied into 3 copies" in card and "Scored on each benchmark's own tags" in card
