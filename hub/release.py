@@ -219,13 +219,17 @@ def stage(
     base_model: str | None = None,
     overwrite: bool = False,
     fp16_weights: bool = False,
+    seed: int | None = None,
 ) -> Path:
     import bioalbert.modeling
     from bioalbert.hub import cards
 
-    config = check_model_folder(model_dir)
+    # A fine-tuning run folder holds the weights of the seed best on devel, and each seed's in seed-N/; the results
+    # files measured the run (every seed), so they stay the card's whichever seed's weights are staged.
+    weights_dir = model_dir / f"seed-{seed}" if seed is not None else model_dir
+    config = check_model_folder(weights_dir)
     variant = cards.get_variant(variant_name)
-    check_size(variant, config, model_dir / "config.json")
+    check_size(variant, config, weights_dir / "config.json")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ReleaseError(f"{out} exists and is not empty; pass --overwrite to replace it")
 
@@ -254,7 +258,7 @@ def stage(
         config=config,
         records=records,
         facts=cards.read_training_metadata(model_dir),
-        num_parameters=count_parameters(model_dir / "model.safetensors"),
+        num_parameters=count_parameters(weights_dir / "model.safetensors"),
         base_model=base_model if kind == "ner" else None,
         dataset=dataset,
         results_source=f"{results_dir}/{results_name}/",
@@ -262,8 +266,11 @@ def stage(
 
     with atomic_folder(out) as staging:
         for name in REQUIRED_FILES + OPTIONAL_FILES:
-            if (model_dir / name).is_file():
-                shutil.copy2(model_dir / name, staging / name)
+            if (weights_dir / name).is_file():
+                shutil.copy2(weights_dir / name, staging / name)
+        if seed is not None and finetune_info.is_file():  # evaluate and demo read the folder's seed from it
+            info = {**json.loads(finetune_info.read_text(encoding="utf-8")), "best_seed": seed}
+            (staging / FINETUNE_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         if fp16_weights:
             store_fp16(staging / "model.safetensors")
         # Older saves lack part of auto_map and the custom pipeline.
@@ -413,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     staging.add_argument("--org", help="Hub namespace the card's code and base_model use (default: variants.json)")
     staging.add_argument("--base-model", help="NER models: Hub id of the pretrained model (default: <org>/<variant>)")
     staging.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    staging.add_argument("--seed", type=int, help="stage the weights of this seed of a multi-seed fine-tuning run "
+                         "(its seed-N folder) instead of the seed best on devel")
     staging.add_argument("--fp16-weights", action="store_true",
                          help="store the weights in float16 (half the size); they still load as float32")
 
@@ -431,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verb == "stage":
             stage(args.model, args.variant, args.out, args.results_dir, args.results_name, args.dataset, args.org,
-                  args.base_model, args.overwrite, args.fp16_weights)
+                  args.base_model, args.overwrite, args.fp16_weights, args.seed)
             return 0
         return push(args.folder, args.repo_id, args.repo_type, args.private, args.dry_run, args.commit_message)
     except (ReleaseError, FileNotFoundError, ValueError) as error:

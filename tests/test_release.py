@@ -395,3 +395,30 @@ def test_all_types_card_gives_time_per_seed_and_the_loss():
                           config=config, records=[record], facts={}, base_model="bioalbert/bioalbert-tiny-pubmed-task",
                           dataset="all-types"))
     assert "shared layer group untied into 3 copies" in card and "Scored on each benchmark's own tags" in card
+
+
+def test_stage_seed_takes_that_seeds_weights_and_keeps_the_runs_results(ner_model, tmp_path, capsys):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    model_dir, results_dir = ner_model
+    run = tmp_path / "micro-ner"  # the run folder must stay where its results file says it was measured
+    shutil.copytree(model_dir, run)
+    seed_weights = load_file(run / "seed-13" / "model.safetensors")
+    save_file({**seed_weights, "classifier.bias": seed_weights["classifier.bias"] + 1.0},  # the root: another seed
+              run / "model.safetensors", metadata={"format": "pt"})
+    results = tmp_path / "results"
+    shutil.copytree(results_dir, results)
+    for path in (results / "micro-ner").glob("*.json"):
+        path.write_text(path.read_text().replace(str(model_dir), str(run)))
+
+    out = tmp_path / "staged"
+    assert stage("--model", run, "--seed", "13", "--variant", "bioalbert-tiny-pubmed", "--out", out,
+                 "--results-dir", results, "--results-name", "micro-ner") == 0
+    staged = load_file(out / "model.safetensors")
+    assert torch.equal(staged["classifier.bias"], seed_weights["classifier.bias"])
+    assert json.loads((out / "bioalbert_finetune.json").read_text())["best_seed"] == 13  # evaluate/demo read it
+    assert (out / "results" / "ncbi_disease.json").is_file()  # the run's results stay on the card
+    assert stage("--model", run, "--seed", "7", "--variant", "bioalbert-tiny-pubmed", "--out", tmp_path / "none",
+                 "--results-dir", results, "--results-name", "micro-ner") == 2
+    assert "seed-7" in capsys.readouterr().err

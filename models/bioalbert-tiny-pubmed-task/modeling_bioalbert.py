@@ -59,6 +59,20 @@ class BioAlbertPreTrainedModel(AlbertPreTrainedModel):
         self.config.auto_map = dict(AUTO_MAP)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
+    def untie_layer_groups(self, num_hidden_groups: int) -> None:
+        """Gives the encoder `num_hidden_groups` layer groups, each a copy of its one shared group, so that fine-tuning
+        can move them apart: more parameters (one layer group's each) at the same compute per token. ALBERT's own
+        `num_hidden_groups` field records it, so the saved model loads like any other."""
+        encoder = self.base_model.encoder
+        if num_hidden_groups == self.config.num_hidden_groups:
+            return
+        if self.config.num_hidden_groups != 1 or not 1 <= num_hidden_groups <= self.config.num_hidden_layers:
+            raise ValueError(f"untie_layer_groups: can split one shared group into 1 to {self.config.num_hidden_layers} "
+                             f"(num_hidden_layers), not {self.config.num_hidden_groups} into {num_hidden_groups}.")
+        shared = encoder.albert_layer_groups[0]
+        encoder.albert_layer_groups = nn.ModuleList([copy.deepcopy(shared) for _ in range(num_hidden_groups)])
+        self.config.num_hidden_groups = num_hidden_groups
+
 
 def alibi_slopes(num_heads: int) -> torch.Tensor:
     """ALiBi's per-head slopes: the geometric sequence 2^(-8/n), 2^(-16/n), ..., 2^(-8) for n heads."""
