@@ -16,14 +16,13 @@ from bioalbert.training.finetune_joint import (
     LabelSets,
     TeacherTargets,
     allowed_labels,
-    corpus_tag_scores,
+    decode_corpus_tags,
     main,
     mix_corpora,
     partial_label_loss,
     separate_conventions,
     union_labels,
 )
-from bioalbert.training.ner_windows import decode_tags
 
 LABELS = union_labels()
 
@@ -143,11 +142,11 @@ def test_separate_conventions_give_each_corpus_its_own_species_labels():
     scores = np.log(np.full((1, len(labels)), 1e-6))
     scores[0, labels.index("B-Species@s800")], scores[0, labels.index("B-Species@linnaeus")] = np.log(0.6), np.log(0.3)
     scores[0, 0] = np.log(0.1)
-    assert decode_tags(*reversed(corpus_tag_scores([scores], labels, "s800", {"Species"}, table))) == [["B-Species"]]
-    assert decode_tags(*reversed(corpus_tag_scores([scores], labels, "linnaeus", {"Species"}, table))) == [["B-Species"]]
+    assert decode_corpus_tags([scores], labels, "s800", {"Species"}, table) == [["B-Species"]]
+    assert decode_corpus_tags([scores], labels, "linnaeus", {"Species"}, table) == [["B-Species"]]
     # A corpus that does not annotate species reads both labels as O: the word does not become a protein.
     scores[0, labels.index("B-Gene")] = np.log(0.05)
-    assert decode_tags(*reversed(corpus_tag_scores([scores], labels, "jnlpba", {"protein"}, table))) == [["O"]]
+    assert decode_corpus_tags([scores], labels, "jnlpba", {"protein"}, table) == [["O"]]
 
 
 def test_a_benchmark_is_decoded_on_its_own_tags_with_the_union_labels_they_stand_for_summed():
@@ -160,8 +159,7 @@ def test_a_benchmark_is_decoded_on_its_own_tags_with_the_union_labels_they_stand
         for word, word_probabilities in enumerate(probabilities):
             for label, probability in word_probabilities.items():
                 scores[word, labels.index(label)] = np.log(probability)
-        tags, tag_scores = corpus_tag_scores([scores], labels, corpus, types)
-        return decode_tags(tag_scores, tags)[0]
+        return decode_corpus_tags([scores], labels, corpus, types)[0]
 
     # BC2GM's gene may be Gene, DNA or RNA: split between two of them it still beats O, which each alone would not.
     split_gene = [{"B-Gene": 0.3, "B-DNA": 0.3, "O": 0.4}, {"I-Gene": 0.35, "I-DNA": 0.3, "O": 0.35}]

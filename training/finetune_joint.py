@@ -138,6 +138,13 @@ def corpus_tag_scores(sentence_scores: list[np.ndarray], labels: list[str], corp
                   for scores in sentence_scores]
 
 
+def decode_corpus_tags(sentence_scores: list[np.ndarray], labels: list[str], corpus: str, types: set[str],
+                       table: dict = CORPUS_TYPES) -> list[list[str]]:
+    """Each sentence's most probable valid IOB2 sequence of `corpus`'s own tags (`corpus_tag_scores`)."""
+    tags, tag_scores = corpus_tag_scores(sentence_scores, labels, corpus, types, table)
+    return decode_tags(tag_scores, tags)
+
+
 class LabelSets:
     """Interns each distinct set of allowed labels; a word's training label is its set's index."""
 
@@ -192,8 +199,8 @@ class CorpusSplit:
 
     def entity_f1(self, sentence_scores: list[np.ndarray], labels: list[str]) -> float:
         """Entity F1 on this corpus's own types, from the model's (words, union labels) log-probabilities."""
-        predicted = decode_tags(*reversed(corpus_tag_scores(sentence_scores, labels, self.corpus, self.types,
-                                                            {self.corpus: self.corpus_types})))
+        predicted = decode_corpus_tags(sentence_scores, labels, self.corpus, self.types,
+                                       {self.corpus: self.corpus_types})
         return compute_ner_metrics(self.gold, predicted)["entity_f1"]
 
 
@@ -465,8 +472,7 @@ def predict_corpus_tags(model, tokenizer, sentences: list[list[str]], corpus: st
     (`corpus_types`: its row of the type table), only `types`, IOB2-constrained."""
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     scores = predict_scores(model, tokenizer, sentences, batch_size, max_length, stride)
-    tags, tag_scores = corpus_tag_scores(scores, labels, corpus, types, {corpus: corpus_types})
-    return decode_tags(tag_scores, tags)
+    return decode_corpus_tags(scores, labels, corpus, types, {corpus: corpus_types})
 
 
 def score_benchmark(model, tokenizer, benchmark: str, args, batch_size: int, table: dict) -> dict:
