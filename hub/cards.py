@@ -309,6 +309,7 @@ def build_card(
     base_model: str | None = None,
     dataset: str | None = None,
     results_source: str = "results/",
+    weights_seed: int | None = None,
 ) -> ModelCard:
     """A ModelCard for a pretrained variant (`kind="pretrained"`) or an NER fine-tune (`kind="ner"`)."""
     if kind not in ("pretrained", "ner"):
@@ -390,6 +391,9 @@ def build_card(
                                 "labels it stands for (BC2GM's gene: Gene, DNA or RNA; other types count as O), then "
                                 "the most probable valid IOB2 sequence; `pipeline(\"ner\")` finds that sequence over "
                                 "the model's own labels, every type at once.")
+        if weights_seed is not None and any(len(record.get("seeds") or []) > 1 for record in records):
+            training.append(f"The weights here are seed {weights_seed}'s; the results below are the mean over the "
+                            "seeds.")
         if not records:
             training.append("Training length and hardware: not recorded (no results file for this model).")
         card_data = ModelCardData(

@@ -395,6 +395,11 @@ def test_all_types_card_gives_time_per_seed_and_the_loss():
                           config=config, records=[record], facts={}, base_model="bioalbert/bioalbert-tiny-pubmed-task",
                           dataset="all-types"))
     assert "shared layer group untied into 3 copies" in card and "Scored on each benchmark's own tags" in card
+    assert "The weights here are seed" not in card  # which seed's weights: said only when known
+    card = str(build_card(kind="ner", variant=get_variant("bioalbert-tiny-pubmed-task"), repo_id="bioalbert/joint",
+                          config=config, records=[record], facts={}, base_model="bioalbert/bioalbert-tiny-pubmed-task",
+                          dataset="all-types", weights_seed=13))
+    assert "The weights here are seed 13's; the results below are the mean over the seeds." in card
 
 
 def test_stage_seed_takes_that_seeds_weights_and_keeps_the_runs_results(ner_model, tmp_path, capsys):

@@ -33,6 +33,8 @@ def test_shipped_folder_is_a_complete_fp16_model_repo(folder):
     assert config["auto_map"] == AUTO_MAP and config["model_type"] == "bioalbert"
     assert config["position_bias"] == "alibi"
     assert (folder / "tokenizer.json").is_file() and (folder / "README.md").is_file()
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert f"\n# {folder.name}\n" in card, "the card names its own repo: stage into a folder of that name"
     # The remote code a user without this package runs is the package's own, not an older copy.
     remote_code = ["configuration_bioalbert.py", "modeling_bioalbert.py"]
     if folder == SHIPPED_NER_DIR:  # its pipeline("ner") splits words as training did (pipeline_bioalbert.py)
