@@ -386,6 +386,7 @@ def build_card(
                                 "the same compute per token.")
             if dataset == "all-types" and run.get("loss"):
                 training.append(f"Loss: {run['loss']}.")
+            # finetune_joint.JOINT_DECODING, spelled out: the card code does not import the training extras.
             if record.get("decoding") == "iob2-viterbi-corpus-tags":
                 training.append("Scored on each benchmark's own tags: a tag's probability is the sum of the model's "
                                 "labels it stands for (BC2GM's gene: Gene, DNA or RNA; other types count as O), then "

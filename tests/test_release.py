@@ -412,6 +412,8 @@ def test_stage_seed_takes_that_seeds_weights_and_keeps_the_runs_results(ner_mode
     seed_weights = load_file(run / "seed-13" / "model.safetensors")
     save_file({**seed_weights, "classifier.bias": seed_weights["classifier.bias"] + 1.0},  # the root: another seed
               run / "model.safetensors", metadata={"format": "pt"})
+    info = json.loads((run / "bioalbert_finetune.json").read_text())
+    (run / "bioalbert_finetune.json").write_text(json.dumps({**info, "best_seed": 42}))  # the root's own seed
     results = tmp_path / "results"
     shutil.copytree(results_dir, results)
     for path in (results / "micro-ner").glob("*.json"):
