@@ -235,11 +235,9 @@ def stage(
 
     kind = "ner" if "BioAlbertForTokenClassification" in (config.get("architectures") or []) else "pretrained"
     finetune_info = model_dir / FINETUNE_INFO  # `bioalbert finetune` records the benchmark it trained on
-    finetune_seed = None  # the seed whose weights the run folder holds (the best on devel)
-    if kind == "ner" and finetune_info.is_file():
-        recorded_info = json.loads(finetune_info.read_text(encoding="utf-8"))
-        dataset = dataset or recorded_info.get("dataset")
-        finetune_seed = recorded_info.get("best_seed")
+    has_info = kind == "ner" and finetune_info.is_file()
+    recorded_info = json.loads(finetune_info.read_text(encoding="utf-8")) if has_info else {}
+    dataset = dataset or recorded_info.get("dataset")
     org = org or cards.load_variants()["hub_org"]
     repo_id = f"{org}/{out.name}"
     results_name = results_name or variant["recipe"]
@@ -265,14 +263,14 @@ def stage(
         base_model=base_model if kind == "ner" else None,
         dataset=dataset,
         results_source=f"{results_dir}/{results_name}/",
-        weights_seed=seed if seed is not None else finetune_seed,
+        weights_seed=seed if seed is not None else recorded_info.get("best_seed"),  # the root holds the best on devel
     )
 
     with atomic_folder(out) as staging:
         for name in REQUIRED_FILES + OPTIONAL_FILES:
             if (weights_dir / name).is_file():
                 shutil.copy2(weights_dir / name, staging / name)
-        if seed is not None and finetune_info.is_file():  # evaluate and demo read the folder's seed from it
+        if seed is not None and recorded_info:  # evaluate and demo read the folder's seed from it
             (staging / FINETUNE_INFO).write_text(json.dumps({**recorded_info, "best_seed": seed}, indent=2) + "\n",
                                                  encoding="utf-8")
         if fp16_weights:

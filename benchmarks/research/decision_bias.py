@@ -33,9 +33,9 @@ def split_f1_by_bias(model, tokenizer, info: dict, benchmark: str, split, biases
     scores = predict_scores(model, tokenizer, list(split["tokens"]), 32, info.get("max_seq_length", 128),
                             info.get("window_stride"))
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    corpus_types = info.get("corpus_types", {}).get(BENCHMARK_CORPUS[benchmark])
+    corpus = BENCHMARK_CORPUS.get(benchmark)
+    corpus_types = info.get("corpus_types", {}).get(corpus)
     if corpus_types is not None:
-        corpus = BENCHMARK_CORPUS[benchmark]
         types = {tag[2:] for tags in gold for tag in tags if tag != "O"}
         labels, scores = corpus_tag_scores(scores, labels, corpus, types, {corpus: corpus_types})
     entity = np.array([0.0 if label == "O" else 1.0 for label in labels])
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--biases", nargs="+", type=float, default=BIASES)
     parser.add_argument("--json", default=None, help="Also write the figures here.")
     args = parser.parse_args()
+    biases = sorted({0.0, *args.biases})  # b = 0, the recorded scoring, is what each b is measured against
 
     tokenizer, model = load_ner_model(args.model)
     info_path = Path(args.model, INFO_FILE)
@@ -63,9 +64,9 @@ def main() -> None:
     figures = {}
     for benchmark in benchmarks:
         data = load_bioner(benchmark, args.data_dir)
-        by_split = {split: split_f1_by_bias(model, tokenizer, info, benchmark, data[split], args.biases)
+        by_split = {split: split_f1_by_bias(model, tokenizer, info, benchmark, data[split], biases)
                     for split in ("validation", "test")}
-        chosen = max(args.biases, key=lambda bias: by_split["validation"][bias])
+        chosen = max(biases, key=lambda bias: by_split["validation"][bias])
         figures[benchmark] = {"devel": by_split["validation"], "test": by_split["test"], "devel_best_bias": chosen}
         for split, f1 in by_split.items():
             print(f"{benchmark:15s} {split:10s} " + "  ".join(f"{b:+.2f}: {100 * v:5.2f}" for b, v in f1.items()))
