@@ -48,7 +48,7 @@ setup(
         "space": ["gradio>=6,<7"],
         "convert": ["tensorflow-cpu>=2.21,<3"],
         "peer": PEER,  # the spaCy baseline of `bioalbert reproduce` (benchmarks/spacy_peer.py)
-        "dev": TRAIN + PEER + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50"],
+        "dev": TRAIN + PEER + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50", "pip-tools>=7.4"],
     },
     entry_points={"console_scripts": ["bioalbert = bioalbert.cli:main"]},
 )

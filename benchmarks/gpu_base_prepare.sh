@@ -6,9 +6,9 @@
 #
 #   .gpu_carry/whl/        wheels the device image lacks, for Python 3.12 (KINDS.md): datasets, evaluate, seqeval
 #                          (built here: PyPI has only its sdist), dill and multiprocess (datasets' pins), fsspec
-#                          (datasets caps it), and transformers at this venv's version (the image has 5.17; the
+#                          (datasets caps it), and transformers at the lock's version (the image has 5.17; the
 #                          code and tests run on this one; its pins, hub >= 1.31 and tokenizers 0.23, hold there).
-#                          Versions are this venv's, so the device runs what the tests here run.
+#                          Versions are requirements-lock.txt's, so the device runs what the tests here run.
 #   .gpu_carry/data/corpus the corpus files of the base-pubmed-task recipe (already gzip)
 #   .gpu_carry/data/bioner.tar.gz   the benchmark TSVs, unpacked there (23 MB of TSV, 6.1 MB packed)
 #   .gpu_carry/tokenizer   a 16k tokenizer made as the tiny models' was (train-tokenizer --vocab-size 16000
@@ -27,8 +27,9 @@ case $CARRY in /*) ;; *) grep -qxF "/$CARRY/" "$exclude" 2>/dev/null || echo "/$
 rm -rf "$CARRY" && mkdir -p "$CARRY/whl" "$CARRY/data/corpus"
 
 if [ "${SKIP_WHEELS:-0}" != 1 ]; then
-  pins() { "$PY" -c 'import sys, importlib.metadata as m
-print(*(f"{p}=={m.version(p)}" for p in sys.argv[1:]))' "$@"; }
+  # Versions from the lock (requirements-lock.txt), the ones the tests here run on.
+  pins() { for p in "$@"; do grep -ixE "$p==[^ ;]+" requirements-lock.txt || { echo "requirements-lock.txt pins no $p" >&2
+    return 1; }; done; }
   platforms=$(printf -- ' --platform manylinux_2_%s_x86_64' 17 27 28; echo ' --platform manylinux2014_x86_64')
   # shellcheck disable=SC2046,SC2086  # word splitting wanted
   "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp $platforms \

@@ -24,14 +24,52 @@ that cannot see this checkout or an installed bioalbert (bioalbert.hub.isolated)
 import argparse
 import ast
 import importlib.util
+import re
 import shutil
 import sys
 from pathlib import Path
 
 SPACE_SOURCE = Path(__file__).resolve().parents[1] / "space"  # the checkout's space/ (editable install)
+LOCK_FILE = SPACE_SOURCE.parent / "requirements-lock.txt"  # `make lock`: every package the tests run, pinned
 SPACE_FILES = ("app.py", "README.md", "requirements.txt")
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                "spiece.model", "bioalbert_finetune.json")
+
+
+def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
+    """`name -> version` of a pip-compile lock file (names lower-case, `_` as `-`; a local label such as torch's `+cpu`
+    dropped: PyPI has no such build)."""
+    versions = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split(";")[0].strip().split("==")
+            versions[name.strip().lower().replace("_", "-")] = version.split("+")[0].strip()
+    return versions
+
+
+def pinned_space_files(lock: Path = LOCK_FILE, source: Path = SPACE_SOURCE) -> dict[str, str]:
+    """space/requirements.txt and space/README.md with every pin and `sdk_version` taken from the lock, so the Space
+    runs the versions the tests ran; `make lock` writes them (`write_pinned_space_files`)."""
+    versions = locked_versions(lock)
+    lines = []
+    for line in (source / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        if "==" in line and not line.startswith("#"):
+            name = line.split("==")[0].strip()
+            key = name.lower().replace("_", "-")
+            if key not in versions:
+                raise SpaceError(f"{source / 'requirements.txt'}: {name} is not in {lock}; add it to setup.py")
+            line = f"{name}=={versions[key]}"
+        elif line.startswith("#") and "sdk_version" in line:
+            line = re.sub(r"\(\d[^)]*\)", f"({versions['gradio']})", line)
+        lines.append(line)
+    card = re.sub(r"(?m)^sdk_version: .*$", f"sdk_version: {versions['gradio']}",
+                  (source / "README.md").read_text(encoding="utf-8"))
+    return {"requirements.txt": "\n".join(lines) + "\n", "README.md": card}
+
+
+def write_pinned_space_files(lock: Path = LOCK_FILE, source: Path = SPACE_SOURCE) -> None:
+    for name, text in pinned_space_files(lock, source).items():
+        (source / name).write_text(text, encoding="utf-8")
 
 
 class SpaceError(Exception):

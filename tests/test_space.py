@@ -9,10 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from importlib.metadata import version
 from pathlib import Path
 
-import gradio
 import pytest
 from gradio_client import Client
 from huggingface_hub import SpaceCard
@@ -22,7 +20,9 @@ from space_fixtures import app, chem_dir, demo_url, free_port  # noqa: E402,F401
 from tagging_fixtures import read_conll  # noqa: E402
 
 from bioalbert.hub import isolated  # noqa: E402
-from bioalbert.hub.space import SPACE_SOURCE, SpaceError, stage, vendored_modules  # noqa: E402
+from bioalbert.hub.space import (  # noqa: E402
+    LOCK_FILE, SPACE_SOURCE, SpaceError, locked_versions, pinned_space_files, stage, vendored_modules,
+)
 from bioalbert.inference import Tagger  # noqa: E402
 
 
@@ -117,14 +117,34 @@ def test_twenty_concurrent_requests_all_succeed(client, abstract):
         assert not note.startswith("⚠️")
 
 
-def test_space_metadata_matches_the_tested_versions():
+def test_space_metadata_is_pinned_to_the_lock():
+    """The Space runs the versions the lock gives (and so the tests ran): requirements.txt and sdk_version are what
+    `make lock` writes from requirements-lock.txt."""
     card = SpaceCard.load(SPACE_SOURCE / "README.md")
     assert (card.data.sdk, card.data.app_file) == ("gradio", "app.py")
-    assert card.data.sdk_version == gradio.__version__  # the Space runs the gradio these tests ran
+    versions = locked_versions()
+    assert card.data.sdk_version == versions["gradio"]
     pins = [line.split("==") for line in (SPACE_SOURCE / "requirements.txt").read_text().splitlines() if "==" in line]
     assert pins, "requirements.txt pins nothing"
     for name, pinned in pins:
-        assert version(name).split("+")[0] == pinned, f"requirements.txt pins {name}=={pinned}, tests ran {version(name)}"
+        assert versions[name.lower().replace("_", "-")] == pinned, f"requirements.txt pins {name}=={pinned}"
+    generated = pinned_space_files()
+    assert {name: (SPACE_SOURCE / name).read_text() for name in generated} == generated
+
+
+def test_space_pins_follow_a_new_lock(tmp_path):
+    """A lock with a newer transformers and gradio rewrites exactly those pins; a package missing from it is named."""
+    lock = tmp_path / "lock.txt"
+    locked = locked_versions()
+    lock.write_text(LOCK_FILE.read_text().replace(f"transformers=={locked['transformers']}", "transformers==9.9.9")
+                    .replace(f"gradio=={locked['gradio']}", "gradio==9.8.7"))
+    files = pinned_space_files(lock)
+    assert "transformers==9.9.9" in files["requirements.txt"].splitlines()
+    assert "sdk_version: 9.8.7" in files["README.md"].splitlines()
+    assert files["requirements.txt"].count("\n") == (SPACE_SOURCE / "requirements.txt").read_text().count("\n")
+    lock.write_text("\n".join(line for line in LOCK_FILE.read_text().splitlines() if not line.startswith("tqdm==")))
+    with pytest.raises(SpaceError, match="tqdm is not in"):
+        pinned_space_files(lock)
 
 
 def test_vendored_code_is_what_the_entry_file_imports(tmp_path):
