@@ -19,6 +19,8 @@ from .modeling_bioalbert import (
     BioAlbertForTokenClassification,
     BioAlbertModel,
     BioAlbertPreTrainedModel,
+    BioAlbertForReplacedTokenDetection,
+    BioAlbertForReplacedTokenDetectionOutput,
 )
 
 AutoConfig.register("bioalbert", BioAlbertConfig, exist_ok=True)
@@ -41,6 +43,8 @@ __all__ = [
     "BioAlbertForMaskedLM",
     "BioAlbertForPreTraining",
     "BioAlbertForPreTrainingOutput",
+    "BioAlbertForReplacedTokenDetection",
+    "BioAlbertForReplacedTokenDetectionOutput",
     "BioAlbertForTokenClassification",
     "BioAlbertModel",
     "BioAlbertPreTrainedModel",

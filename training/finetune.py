@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import SequentialSampler
 from transformers import (
     AutoConfig,
@@ -30,14 +29,13 @@ from transformers import (
     DataCollatorForTokenClassification,
     HfArgumentParser,
     Trainer,
-    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_callback import ExportableState
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 
+from .budget import TimeBudget, budget_lr_scheduler
 from .bioner_data import BioNERFormatError, load_bioner
 from .ner_metric import compute_ner_metrics
 from .ner_windows import (
@@ -188,58 +186,8 @@ class NerTrainer(Trainer):
         return SequentialSampler(eval_dataset)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
-        budget = next((callback for callback in self.callback_handler.callbacks
-                       if isinstance(callback, TimeBudget) and callback.schedules_lr), None)
-        if self.lr_scheduler is None and budget is not None:
-            self.lr_scheduler = budget.linear_schedule(optimizer or self.optimizer, num_training_steps,
-                                                       self.args.get_warmup_steps(num_training_steps))
+        budget_lr_scheduler(self, num_training_steps, optimizer)
         return super().create_scheduler(num_training_steps, optimizer)
-
-
-class TimeBudget(TrainerCallback, ExportableState):
-    """Ends training once `minutes` of it have passed, with a last dev evaluation and checkpoint, so that a run on a
-    slow or shared machine still ends with its best model; the number of epochs done is recorded. The time spent is
-    saved with each checkpoint (`stateful_callbacks` in trainer_state.json) and counted on after `--resume`, so a
-    killed run gets the same budget in all as one that ran through.
-
-    With `schedules_lr`, `NerTrainer` takes its learning-rate schedule from here: linear warmup and decay over the
-    budget's time or the training steps, whichever is further along. A step-only schedule over 20 epochs leaves a run
-    that the clock stops after 4 of them at 90% of the peak rate, after spending two of them warming up; decaying to
-    zero at the budget is what budgeted training should do (Li et al., 2020, "Budgeted Training: Rethinking Deep
-    Neural Network Training Under Resource Constraints")."""
-
-    def __init__(self, minutes: float, spent_seconds: float = 0.0, schedules_lr: bool = False):
-        self.seconds, self.spent_seconds, self.started = 60 * minutes, spent_seconds, None
-        self.schedules_lr = schedules_lr
-
-    def elapsed_seconds(self) -> float:
-        return self.spent_seconds + (time.perf_counter() - self.started if self.started is not None else 0.0)
-
-    def linear_schedule(self, optimizer, total_steps: int, warmup_steps: int) -> LambdaLR:
-        warmup = warmup_steps / total_steps  # the same share of the run as --warmup-steps asks of the steps
-
-        def factor(step: int) -> float:
-            progress = min(1.0, max(step / total_steps, self.elapsed_seconds() / self.seconds))
-            return progress / warmup if progress < warmup else (1.0 - progress) / (1.0 - warmup)
-
-        return LambdaLR(optimizer, factor)
-
-    def state(self) -> dict:
-        return {"args": {"minutes": self.seconds / 60, "spent_seconds": round(self.elapsed_seconds(), 1)},
-                "attributes": {}}
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        # A resumed Trainer has loaded the checkpoint's state before this call. Read it here rather than through
-        # `restore_callback_states_from_checkpoint`, which would also restore TrainerControl's switches.
-        saved = state.stateful_callbacks.get(type(self).__name__)
-        self.spent_seconds = saved["args"]["spent_seconds"] if saved else self.spent_seconds
-        # Checkpoints written before this callback existed have no entry; the Trainer's save would fail on it.
-        state.stateful_callbacks.setdefault(type(self).__name__, self.state())
-        self.started = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.elapsed_seconds() > self.seconds:
-            control.should_training_stop = control.should_evaluate = control.should_save = True
 
 
 def log_softmax_logits(logits, labels):

@@ -29,9 +29,12 @@ class InitArguments:
 
 
 def init_model(
-    tokenizer, preset: str, seed: int = 42, position_bias: str = "none", **config_overrides
-) -> BioAlbertForPreTraining:
-    """`position_bias` as the command lines spell it: "none" (ALBERT's attention, config None) or "alibi"."""
+    tokenizer, preset: str, seed: int = 42, position_bias: str = "none", model_class=BioAlbertForPreTraining,
+    rtd_weight: float | None = None, **config_overrides
+):
+    """A new `model_class` (BioAlbertForPreTraining, or BioAlbertForReplacedTokenDetection with
+    `generator_hidden_size` in `config_overrides`). `position_bias` as the command lines spell it: "none" (ALBERT's
+    attention, config None) or "alibi"."""
     config = BioAlbertConfig.from_preset(
         preset,
         vocab_size=len(tokenizer),
@@ -42,7 +45,7 @@ def init_model(
         **config_overrides,
     )
     torch.manual_seed(seed)
-    return BioAlbertForPreTraining(config)
+    return model_class(config) if rtd_weight is None else model_class(config, rtd_weight=rtd_weight)
 
 
 def main(argv: list[str] | None = None) -> int:

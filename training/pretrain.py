@@ -26,16 +26,16 @@ import torch
 from transformers import (
     HfArgumentParser,
     Trainer,
-    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
 from bioalbert.hub.cards import PRETRAINING_RECORDS
-from bioalbert.modeling import BioAlbertForPreTraining
+from bioalbert.modeling import BioAlbertForPreTraining, BioAlbertForReplacedTokenDetection
 from bioalbert.modeling.configuration_bioalbert import PRESETS
 
+from .budget import CLOCK_HELP, CLOCKS, TimeBudget, budget_lr_scheduler
 from .datadir import resolve_data_dir
 from .init_model import init_model
 from .precision import precision_flags, precision_name
@@ -46,7 +46,6 @@ from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
 
-METRIC_NAMES = ("mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy")
 
 
 @dataclass
@@ -75,7 +74,15 @@ class PretrainArguments:
     validation_documents: int = field(default=200, metadata={"help": "Documents held out for eval MLM/SOP accuracy."})
     max_eval_examples: int = field(default=256, metadata={"help": "Cap on held-out examples per evaluation."})
     max_train_minutes: float | None = field(
-        default=None, metadata={"help": "Wall-clock budget: save and stop once it is spent."}
+        default=None,
+        metadata={"help": "Training-time budget of the run, counted across --resume: evaluate, save and stop once it "
+                  "is spent."},
+    )
+    budget_clock: str = field(default="wall", metadata={"choices": list(CLOCKS), "help": CLOCK_HELP})
+    lr_schedule_over_budget: bool = field(
+        default=False,
+        metadata={"help": "With --max_train_minutes: warm up and decay the learning rate linearly over the budget (or "
+                  "--max_steps, whichever is further along), so a budgeted run ends at zero."},
     )
     resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in --output_dir."})
     mlm_bias_init: str | None = field(
@@ -90,6 +97,18 @@ class PretrainArguments:
                   "help": "Attention position bias of a new model (BioAlbertConfig.position_bias): 'none' (ALBERT's "
                   "learned absolute positions only) or 'alibi' (docs/research.md, ALiBi). Default: the recipe's."},
     )
+    objective: str | None = field(
+        default=None,
+        metadata={"choices": ["mlm-sop", "rtd", "rtd-sop"],
+                  "help": "'mlm-sop': ALBERT's masked LM + sentence order; 'rtd': ELECTRA's replaced-token detection, "
+                  "a small MLM generator corrupting the input for the encoder (BioAlbertForReplacedTokenDetection); "
+                  "'rtd-sop': rtd plus sentence order. Default: the recipe's."},
+    )
+    generator_hidden_size: int | None = field(
+        default=None, metadata={"help": "rtd: the generator's width (default a quarter of the encoder's, ELECTRA's "
+                                "best ratio for small models)."}
+    )
+    rtd_weight: float = field(default=50.0, metadata={"help": "rtd: weight of the replaced-token loss (ELECTRA's 50)."})
     results_dir: str | None = field(
         default=None,
         metadata={"help": "Also write the summary and curves to RESULTS_DIR/pretraining/<run_name>.{json,png} (run_name "
@@ -135,16 +154,52 @@ def unigram_log_prior(dataset, tokenizer, max_examples: int = 20_000) -> torch.T
     return (counts / counts.sum()).log().float()
 
 
-class PretrainingTrainer(Trainer):
-    """`Trainer` that also logs the MLM and SOP losses and accuracies (train and eval) next to `loss`."""
+# Objectives of `--objective`: the model class each trains, and whether sentence order is part of its loss.
+OBJECTIVES = {
+    "mlm-sop": (BioAlbertForPreTraining, True),  # ALBERT's: masked LM + sentence-order prediction
+    "rtd": (BioAlbertForReplacedTokenDetection, False),  # ELECTRA's replaced-token detection (+ generator MLM)
+    "rtd-sop": (BioAlbertForReplacedTokenDetection, True),  # the same, with ALBERT's sentence order on the encoder
+}
+LOSSES = ("mlm_loss", "sop_loss", "rtd_loss")
+ACCURACIES = ("mlm", "sop", "rtd")  # masked pieces / sentence pairs / every real token (replaced or original)
 
-    def __init__(self, *args, eval_data_collator=None, **kwargs):
+
+def batch_metric_sums(outputs, inputs) -> torch.Tensor:
+    """Per batch: each of LOSSES (0 where the objective has none), then (correct, total) for each of ACCURACIES."""
+    labels = inputs["labels"]
+    masked_labels = labels[labels != -100]
+    zero = torch.zeros((), device=labels.device)
+    values = [getattr(outputs, name, None) for name in LOSSES]
+    values = [zero if value is None else value.detach().float() for value in values]
+    pairs = [(outputs.prediction_logits.argmax(-1) == masked_labels, None)]
+    order = inputs.get("sentence_order_label")
+    pairs.append((outputs.sop_logits.argmax(-1) == order, None) if outputs.sop_logits is not None and order is not None
+                 else (None, None))
+    rtd_labels = getattr(outputs, "rtd_labels", None)
+    if rtd_labels is not None:
+        active = rtd_labels != -100
+        pairs.append(((outputs.rtd_logits[active] > 0).long() == rtd_labels[active], None))
+    else:
+        pairs.append((None, None))
+    for hits, _ in pairs:
+        values += [zero, zero] if hits is None else [hits.sum().float(), torch.tensor(float(hits.numel()),
+                                                                                      device=labels.device)]
+    return torch.stack(values)
+
+
+class PretrainingTrainer(Trainer):
+    """`Trainer` that also logs each objective's losses and accuracies (train and eval) next to `loss`: MLM and SOP,
+    and replaced-token detection where the model does it."""
+
+    def __init__(self, *args, eval_data_collator=None, sentence_order: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.eval_data_collator = eval_data_collator
+        self.sentence_order = sentence_order
         # The model's forward takes **kwargs (for attention options), which makes Trainer think it averages the
         # loss over `num_items_in_batch` itself; it does not, so let Trainer scale for gradient accumulation.
         self.model_accepts_loss_kwargs = False
-        self._sums = {"train": torch.zeros(6), "eval": torch.zeros(6)}
+        size = len(LOSSES) + 2 * len(ACCURACIES)
+        self._sums = {"train": torch.zeros(size), "eval": torch.zeros(size)}
         self._steps = {"train": 0, "eval": 0}
 
     def get_eval_dataloader(self, eval_dataset=None):
@@ -158,21 +213,11 @@ class PretrainingTrainer(Trainer):
             self.data_collator = train_collator
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.sentence_order:
+            inputs = {key: value for key, value in inputs.items() if key != "sentence_order_label"}
         outputs = model(**inputs)
         with torch.no_grad():
-            labels = inputs["labels"]
-            masked_labels = labels[labels != -100]
-            order = inputs["sentence_order_label"]
-            sums = torch.stack(
-                [
-                    outputs.mlm_loss.detach().float(),
-                    outputs.sop_loss.detach().float(),
-                    (outputs.prediction_logits.argmax(-1) == masked_labels).sum().float(),
-                    torch.tensor(float(masked_labels.numel()), device=labels.device),
-                    (outputs.sop_logits.argmax(-1) == order).sum().float(),
-                    torch.tensor(float(order.numel()), device=labels.device),
-                ]
-            )
+            sums = batch_metric_sums(outputs, inputs)
             split = "train" if model.training else "eval"
             self._sums[split] = self._sums[split].to(sums.device) + sums
             self._steps[split] += 1
@@ -183,15 +228,21 @@ class PretrainingTrainer(Trainer):
         totals = self.accelerator.reduce(torch.cat([self._sums[split], steps.view(1)]), reduction="sum").tolist()
         self._sums[split] = torch.zeros_like(self._sums[split])
         self._steps[split] = 0
-        mlm_loss, sop_loss, mlm_correct, mlm_total, sop_correct, sop_total, n_steps = totals
+        *values, n_steps = totals
         if n_steps == 0:
             return {}
-        return {
-            "mlm_loss": round(mlm_loss / n_steps, 4),
-            "sop_loss": round(sop_loss / n_steps, 4),
-            "mlm_accuracy": round(mlm_correct / max(mlm_total, 1), 4),
-            "sop_accuracy": round(sop_correct / max(sop_total, 1), 4),
-        }
+        losses, counts = values[: len(LOSSES)], values[len(LOSSES):]
+        metrics = {}
+        for index, task in enumerate(ACCURACIES):
+            correct, total = counts[2 * index], counts[2 * index + 1]
+            if total > 0:  # an objective this run does not train has no loss and no accuracy to log
+                metrics[f"{task}_loss"] = round(losses[index] / n_steps, 4)
+                metrics[f"{task}_accuracy"] = round(correct / total, 4)
+        return metrics
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        budget_lr_scheduler(self, num_training_steps, optimizer)
+        return super().create_scheduler(num_training_steps, optimizer)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "eval_loss" in logs:
@@ -199,25 +250,6 @@ class PretrainingTrainer(Trainer):
         elif "loss" in logs:
             logs.update(self._pop_metrics("train"))
         super().log(logs, start_time)
-
-
-class WallClockBudget(TrainerCallback):
-    """Saves a checkpoint and stops training once `minutes` of wall-clock time (this session) are spent."""
-
-    def __init__(self, minutes: float):
-        self.seconds = minutes * 60
-        self.start = None
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.start = time.monotonic()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if time.monotonic() - self.start >= self.seconds:
-            logger.warning("Wall-clock budget of %.1f min spent at step %d: saving and stopping.", self.seconds / 60,
-                           state.global_step)
-            control.should_training_stop = True
-            control.should_save = True
-        return control
 
 
 def recipe_flags(variant: str) -> list[str]:
@@ -284,14 +316,15 @@ def model_sizes(config) -> dict[str, int]:
 
 
 def plot_curves(log_history: list[dict], path: Path) -> Path | None:
-    """Writes MLM / SOP accuracy (train and held-out) against step as a PNG."""
+    """Writes each logged objective's accuracy (MLM, SOP, RTD; train and held-out) against step as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, task in zip(axes, ("mlm", "sop")):
+    tasks = [task for task in ACCURACIES if any(f"{task}_accuracy" in entry for entry in log_history)] or ["mlm"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
         for prefix, label, style in (("", "train", "-"), ("eval_", "held-out", "o-")):
             points = [(e["step"], e[f"{prefix}{task}_accuracy"]) for e in log_history if f"{prefix}{task}_accuracy" in e]
             if points:
@@ -328,16 +361,18 @@ def main(argv: list[str] | None = None) -> int:
     if tokenizer_source is None:
         raise SystemExit("bioalbert pretrain: pass --tokenizer DIR (or --model_name_or_path with a tokenizer).")
     tokenizer = load_tokenizer(tokenizer_source)
+    objective = args.objective or recipe.objective
+    model_class, sentence_order = OBJECTIVES[objective]
+    rtd = {"rtd_weight": args.rtd_weight} if model_class is BioAlbertForReplacedTokenDetection else {}
     if args.model_name_or_path:
-        model = BioAlbertForPreTraining.from_pretrained(args.model_name_or_path)
+        model = model_class.from_pretrained(args.model_name_or_path, **rtd)
     else:
-        model = init_model(
-            tokenizer,
-            args.preset or recipe.preset,
-            training_args.seed,
-            args.position_bias or recipe.position_bias,
-            max_position_embeddings=max(512, max_seq_length),
-        )
+        preset = args.preset or recipe.preset
+        overrides = {"max_position_embeddings": max(512, max_seq_length)}
+        if rtd:
+            overrides["generator_hidden_size"] = args.generator_hidden_size or PRESETS[preset]["hidden_size"] // 4
+        model = init_model(tokenizer, preset, training_args.seed, args.position_bias or recipe.position_bias,
+                           model_class=model_class, **rtd, **overrides)
 
     with training_args.main_process_first(desc="pretraining data"):
         documents = load_documents(
@@ -378,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         # With the prior in the bias, the encoder has no reason to learn it as one vector shared by every position
         # (the collapse that recipes.Recipe.mlm_bias_init describes).
         with torch.no_grad():
-            model.predictions.decoder.bias.copy_(unigram_log_prior(train_dataset, tokenizer))
+            model.get_output_embeddings().bias.copy_(unigram_log_prior(train_dataset, tokenizer))
 
     collate = dict(tokenizer=tokenizer, mlm_probability=args.mlm_probability, max_ngram=args.max_ngram,
                    pad_to_multiple_of=8, seed=training_args.seed)
@@ -391,8 +426,10 @@ def main(argv: list[str] | None = None) -> int:
         data_collator=train_collator,
         processing_class=tokenizer,
         callbacks=[EpochSetter(train_collator)]
-        + ([WallClockBudget(args.max_train_minutes)] if args.max_train_minutes else []),
+        + ([TimeBudget(args.max_train_minutes, clock=args.budget_clock, schedules_lr=args.lr_schedule_over_budget)]
+           if args.max_train_minutes else []),
         eval_data_collator=NgramMaskingCollator(**collate),
+        sentence_order=sentence_order,
     )
 
     result = trainer.train(resume_from_checkpoint=last_checkpoint)
@@ -403,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         last = {k: v for entry in history for k, v in entry.items() if "accuracy" in k or k.endswith("_loss")}
         summary = {
             "variant": args.variant,
+            "objective": objective,
             "recipe": recipe.to_dict(),
             "trained_on": recipe.trained_on,
             "corpus_files": [str(p) for p in ([] if args.dataset_name else corpus_files(args, recipe))],
@@ -419,10 +457,13 @@ def main(argv: list[str] | None = None) -> int:
             "tokens_seen_non_padding": trainer.state.num_input_tokens_seen,
             "wall_minutes_this_session": round((time.time() - started) / 60, 2),
             "max_train_minutes": args.max_train_minutes,
+            "budget_clock": args.budget_clock,
+            "lr_schedule_over_budget": args.lr_schedule_over_budget,
             "train_runtime_s": result.metrics.get("train_runtime"),
             "precision": precision_name(training_args),
             "model_sizes": model_sizes(model.config),
             "position_bias": model.config.position_bias or "none",
+            "generator_hidden_size": model.config.generator_hidden_size,
             "final": last,
             **environment(),
             "continued_from": start_record(args.model_name_or_path),

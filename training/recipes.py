@@ -79,6 +79,10 @@ class Recipe:
     # start, so it pretrained as a bag of words and lost to random weights; with ALiBi pretraining beats random init
     # (benchmarks/research/position_use.py, docs/research.md).
     position_bias: str = "alibi"
+    # `bioalbert pretrain --objective`: "mlm-sop" (ALBERT's masked LM + sentence order, the paper's) or "rtd"
+    # (ELECTRA's replaced-token detection, docs/research.md). Every recipe keeps the paper's until RTD is measured
+    # better at its scale.
+    objective: str = "mlm-sop"
 
     def global_batch_size(self, world_size: int = 1) -> int:
         return self.per_device_batch_size * self.gradient_accumulation_steps * world_size
