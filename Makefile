@@ -18,11 +18,12 @@ $(VENV)/.installed: setup.py $(LOCK)
 
 setup: $(VENV)/.installed
 
-# Re-resolves setup.py's requirements and extras to the newest versions the index serves, torch included as the CPU
-# build pinned in setup.py (pip finds torch==2.13.0+cpu where the machine's pip config points), and pins the Space to
-# them. Then `make test`, and commit the lock with what it changed.
+# Re-resolves setup.py's requirements and extras into the lock, keeping every pin that still fits (a new requirement
+# gets the newest version the index serves); `make lock UPGRADE=1` moves every package to the newest. Torch is the CPU
+# build pinned in setup.py (pip finds torch==2.13.0+cpu where the machine's pip config points). It also pins the Space
+# to the lock. Then `make test`, and commit the lock with what it changed.
 lock: setup
-	$(PY) -m piptools compile --quiet --upgrade --allow-unsafe --strip-extras --no-emit-index-url \
+	$(PY) -m piptools compile --quiet $(if $(UPGRADE),--upgrade) --allow-unsafe --strip-extras --no-emit-index-url \
 		--no-emit-find-links $(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra)) --output-file $(LOCK) setup.py
 	$(PY) -c "from bioalbert.hub.space import write_pinned_space_files; write_pinned_space_files()"
 
