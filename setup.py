@@ -18,6 +18,8 @@ for folder in CODE_FOLDERS:
 
 TORCH = "torch==2.13.0"  # the CPU build on this project's machines; an unpinned torch pulls a multi-GB CUDA build
 TRAIN = ["accelerate>=1.10", "datasets>=4", "evaluate>=0.4.5", "seqeval==1.2.2", "matplotlib"]
+# `bioalbert tag-ray`: Ray Data spreads a sharded corpus over a cluster's actors (inference/ray_tagging.py says why Ray).
+RAY = ["ray[data]>=2.50,<3"]
 
 setup(
     name="bioalbert",
@@ -41,14 +43,16 @@ setup(
         "huggingface_hub>=1.0",
         "jinja2",  # ModelCard.from_template
         "tqdm",
+        "bioc>=2.1,<3",  # PubTator and BioC XML/JSON in and out of `bioalbert tag` (inference/collections.py)
     ],
     extras_require={
         "train": TRAIN,
         "deepspeed": ["deepspeed>=0.17"],
         "space": ["gradio>=6,<7"],
         "convert": ["tensorflow-cpu>=2.21,<3"],
+        "ray": RAY,
         "peer": PEER,  # the spaCy baseline of `bioalbert reproduce` (benchmarks/spacy_peer.py)
-        "dev": TRAIN + PEER + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50", "pip-tools>=7.4"],
+        "dev": TRAIN + PEER + RAY + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50", "pip-tools>=7.4"],
     },
     entry_points={"console_scripts": ["bioalbert = bioalbert.cli:main"]},
 )
