@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds .gpu_carry/, everything benchmarks/gpu_base_run.sh reads on the GPU machine that the working tree lacks
-# (issue #22). Run it here, in the repository root, with pip's registry reachable; then make the device call that
-# benchmarks/gpu_base_run.sh's header gives. Rehearsal (tests/test_gpu_base_run.py): SKIP_WHEELS=1 and small
-# TOKENIZER_VOCAB / TOKENIZER_LINES / MAX_CORPUS_LINES / BIONER_SETS.
+# (issue #22), from the data folder ($BIOALBERT_DATA, else ../shared/data). On your own GPU machine, with this
+# package and its requirements installed there: SKIP_WHEELS=1 (corpus, benchmarks and tokenizer only, no network).
+# For a GPU machine without network: run it where pip's registry is reachable, in the repository root, and carry
+# .gpu_carry/ with the working tree (the device call that benchmarks/gpu_base_run.sh's header gives).
+# Rehearsal (tests/test_gpu_base_run.py): SKIP_WHEELS=1 and small TOKENIZER_VOCAB / TOKENIZER_LINES /
+# MAX_CORPUS_LINES / BIONER_SETS.
 #
 #   .gpu_carry/whl/        wheels the device image lacks, for Python 3.12 (KINDS.md): datasets, evaluate, seqeval
 #                          (built here: PyPI has only its sdist), dill and multiprocess (datasets' pins), fsspec
@@ -14,7 +17,7 @@
 #   .gpu_carry/tokenizer   a 16k tokenizer made as the tiny models' was (train-tokenizer --vocab-size 16000
 #                          --max-lines 200000: 30 s on 2 idle cores, 5 minutes on busy ones)
 # Measured 2026-12-01: 35.3 MB in all (wheels 14.8, corpus 13.4, benchmarks 6.1, tokenizer 1.1); with the working
-# tree (about 2 MB) it must stay under the device's 64 MiB.
+# tree (about 21 MB, models/ included: the run fine-tunes the tiny encoder) it must stay under the device's 64 MiB.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 CARRY=${CARRY:-.gpu_carry}

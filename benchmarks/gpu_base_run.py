@@ -2,7 +2,9 @@
 
 Run by that script, which sets up the environment (wheels, this package, data) and documents the settings, the time
 arithmetic and the $OUT layout. Every stage is a `bioalbert` command with its own log; $OUT is repacked after each
-stage, so a run stopped at the call's limit still returns what it finished.
+stage, so a run stopped at the call's limit still returns what it finished. The run's record (pretraining minutes,
+tokens, tokens/s, MFU, held-out accuracy; each fine-tune; the base encoder against the tiny one) is run_summary.json
+in $OUT and results/benchmarks/gpu_base_run/<run>.json in results.tar.gz (issue #39).
 """
 
 import json
@@ -20,17 +22,22 @@ WORK, OUT, CARRY = Path(ENV["WORK"]), Path(ENV["OUT"]), Path(ENV["CARRY"])
 # The settings (gpu_base_run.sh's header says what each is) and their GPU-run defaults; any can be set in the env.
 S = {key: ENV.get(key, default) for key, default in {
     "BUDGET_S": "530", "PRESET": "base", "PRETRAIN_MIN": "5.5", "PRETRAIN_ARGS": "", "BF16": "true", "COMPILE": "true",
-    "WORKERS": "12", "MAX_SHARD": "14MB", "FT_PARALLEL": "4", "FT_EPOCHS": "5", "FT_LR": "1e-4", "FT_ARGS": "",
-    "FT_MIN_TRAIN_S": "30", "FT_STARTUP_S": "20", "FT_TAIL_S": "30",
-    # start:dataset, by priority: the two benchmarks of #4, the same from random init, then the other benchmarks.
-    "FT_JOBS": "pretrained:ncbi_disease pretrained:bc5cdr_chem random:ncbi_disease pretrained:bc5cdr_disease "
-               "pretrained:s800 pretrained:linnaeus pretrained:bc2gm pretrained:jnlpba",
+    "WORKERS": "12", "MAX_SHARD": "14MB", "FT_PARALLEL": "5", "FT_EPOCHS": "5", "FT_LR": "1e-4", "FT_ARGS": "",
+    "FT_MIN_TRAIN_S": "30", "FT_STARTUP_S": "20", "FT_TAIL_S": "30", "PEAK_TFLOPS": "",
+    "TINY_MODEL": "models/bioalbert-tiny-pubmed-task", "FT_TINY_LR": "5e-4",
+    # start:dataset, by priority: the two benchmarks of #4 from the pretrained base, from random init and from the
+    # tiny encoder (the first FT_PARALLEL jobs start together with one budget: the comparison), then the others.
+    "FT_JOBS": "pretrained:ncbi_disease pretrained:bc5cdr_chem random:ncbi_disease tiny:ncbi_disease "
+               "tiny:bc5cdr_chem pretrained:bc5cdr_disease pretrained:s800 pretrained:linnaeus pretrained:bc2gm "
+               "pretrained:jnlpba",
 }.items()}  # fmt: skip
 S["RUN_NAME"] = ENV.get("RUN_NAME", f"gpu-{S['PRESET']}-pubmed-task")
 DEADLINE = float(ENV["STARTED"]) + float(S["BUDGET_S"])
 MODELS = {"pretrained": (WORK / "pretrained", S["RUN_NAME"]),
-          "random": (WORK / "random-init", f"{S['RUN_NAME']}-random-init")}
+          "random": (WORK / "random-init", f"{S['RUN_NAME']}-random-init"),
+          "tiny": (Path(S["TINY_MODEL"]).resolve(), f"{S['RUN_NAME']}-tiny-encoder")}
 LOGS, RESULTS, TOKENIZER = WORK / "logs", WORK / "results", CARRY / "tokenizer"
+RECORD = RESULTS / "benchmarks" / "gpu_base_run" / f"{S['RUN_NAME']}.json"  # results/benchmarks/: not a model's results
 summary = {"settings": S, "stages": {}, "finetunes": []}
 
 
@@ -110,14 +117,48 @@ def export_model(source: Path, target: Path) -> dict:
 
 
 def pack() -> None:
-    """Writes results.tar.gz, logs.tar.gz and run_summary.json to $OUT (again after every stage)."""
+    """Writes the run's record (to results/ as well), results.tar.gz, logs.tar.gz and run_summary.json to $OUT (again
+    after every stage)."""
+    summary["elapsed_s"] = round(elapsed())
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    RECORD.write_text(json.dumps(summary, indent=2) + "\n")
     for name, folder in (("results.tar.gz", RESULTS), ("logs.tar.gz", LOGS)):
         if folder.is_dir():
             with tarfile.open(WORK / name, "w:gz") as tar:
                 tar.add(folder, arcname=folder.name)
             shutil.copyfile(WORK / name, OUT / name)
-    summary["elapsed_s"] = round(elapsed())
-    (OUT / "run_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    shutil.copyfile(RECORD, OUT / "run_summary.json")
+
+
+def pretraining_record(metrics: dict) -> dict:
+    """Minutes, tokens seen, tokens/s and model FLOPs utilisation of the pretraining (benchmarks/pretrain_throughput.py's
+    formula: matrix products, the MLM head at the masked share of positions, training = 3 x forward), held-out
+    accuracy. The rate is over the whole train_runtime (compilation and held-out evaluations included), so it is
+    below a steady-state step's; the tokens are the non-padding ones."""
+    import argparse
+    from types import SimpleNamespace
+
+    from pretrain_throughput import gpu_bf16_peak_flops, training_flops_per_token  # this script's folder
+
+    seconds, tokens = metrics["train_runtime_s"], metrics["tokens_seen_non_padding"]
+    final, gpu = metrics.get("final") or {}, (metrics.get("machine") or {}).get("gpu")
+    # PEAK_TFLOPS for a GPU not in the table (or a CPU rehearsal); else the GPU's dense bf16 peak by its name.
+    peak = float(S["PEAK_TFLOPS"]) * 1e12 if S["PEAK_TFLOPS"] else gpu_bf16_peak_flops(gpu)
+    record = {"train_minutes": round(seconds / 60, 2), "tokens_seen": tokens,
+              "tokens_per_s": round(tokens / seconds, 1) if seconds else None, "mfu": None, "gpu": gpu,
+              "peak_flops": peak, **{key: final.get(key) for key in ("eval_mlm_accuracy", "eval_sop_accuracy")}}
+    config_file = WORK / "pretrained" / "config.json"
+    if config_file.is_file():
+        config = SimpleNamespace(**json.loads(config_file.read_text()))
+        # The masked share the collator aims at (pretrain's --mlm_probability; default 0.15 unless PRETRAIN_ARGS sets it).
+        parser = argparse.ArgumentParser(add_help=False)
+        parser.add_argument("--mlm_probability", type=float, default=0.15)
+        masked = parser.parse_known_args(shlex.split(S["PRETRAIN_ARGS"]))[0].mlm_probability
+        flops = training_flops_per_token(config, metrics["max_seq_length"], masked)
+        record.update(training_flops_per_token=flops, masked_share=masked)
+        if peak and record["tokens_per_s"]:
+            record["mfu"] = round(flops * record["tokens_per_s"] / peak, 4)
+    return record
 
 
 def finetune(start: str, dataset: str, train_seconds: float) -> subprocess.Popen:
@@ -126,7 +167,7 @@ def finetune(start: str, dataset: str, train_seconds: float) -> subprocess.Popen
         f"finetune-{name}-{dataset}", "finetune", "--model", str(model), "--dataset", dataset,
         "--data-dir", str(WORK / "data"), "--output-dir", str(WORK / "ner" / f"{name}-{dataset}"),
         "--model-name", name, "--results-dir", str(RESULTS), "--seeds", "42",
-        "--num-train-epochs", S["FT_EPOCHS"], "--learning-rate", S["FT_LR"],
+        "--num-train-epochs", S["FT_EPOCHS"], "--learning-rate", S["FT_TINY_LR"] if start == "tiny" else S["FT_LR"],
         "--max-train-minutes", f"{train_seconds / 60:.2f}", "--bf16", S["BF16"], "--disable-tqdm", "true",
         *shlex.split(S["FT_ARGS"]),
     )  # fmt: skip
@@ -139,10 +180,36 @@ def record_finetune(start: str, dataset: str, code: int, train_seconds: float) -
     result_file = RESULTS / name / f"{dataset}.json"
     if code == 0 and result_file.is_file():
         result = json.loads(result_file.read_text())
-        run = result["runs"][0]
+        run, training = result["runs"][0], result["training"]
         entry.update(test_entity_f1=result["entity"]["f1"], test_token_f1=result["token"]["f1"],
-                     dev_entity_f1=run["dev_entity_f1"], epochs=run["epochs"], global_step=run["global_step"])
+                     dev_entity_f1=run["dev_entity_f1"], epochs=run["epochs"], global_step=run["global_step"],
+                     seeds=result["seeds"], max_epochs=training["max_epochs"],
+                     learning_rate=training["learning_rate"], train_sentences=training["train_sentences"],
+                     test_sentences=result["test_sentences"])
     summary["finetunes"].append(entry)
+
+
+# What must match for two fine-tunes to be compared: benchmark, data, seed and budget. The learning rate is each
+# size's own (FT_LR for base, FT_TINY_LR = the tiny encoder's shipped fine-tunes' 5e-4): one rate for both would
+# under-train one of them and measure the choice of rate, not the encoder.
+PROTOCOL = ("seeds", "max_epochs", "max_train_minutes", "train_sentences", "test_sentences")
+
+
+def versus_tiny() -> dict:
+    """Per benchmark that the tiny encoder and the pretrained base both finished: their test entity F1 (and random
+    init's), whether the protocol matched, and whether the base is better: measured in this run, not assumed."""
+    done = {(f["start"], f["dataset"]): f for f in summary["finetunes"] if "test_entity_f1" in f}
+    table = {}
+    for (start, dataset), tiny in done.items():
+        base, random = done.get(("pretrained", dataset)), done.get(("random", dataset))
+        if start != "tiny" or not base:
+            continue
+        same = all(tiny[key] == base[key] for key in PROTOCOL)
+        table[dataset] = {"pretrained": base["test_entity_f1"], "random": random and random["test_entity_f1"],
+                          "tiny": tiny["test_entity_f1"], "same_protocol": same,
+                          "pretrained_minus_tiny": round(base["test_entity_f1"] - tiny["test_entity_f1"], 4),
+                          "pretrained_better": base["test_entity_f1"] > tiny["test_entity_f1"] if same else None}
+    return table
 
 
 class FineTunes:
@@ -153,11 +220,14 @@ class FineTunes:
         ready = [(MODELS[s][0] / "config.json").is_file() and (WORK / "data" / "bioner" / d).is_dir() for s, d in jobs]
         self.pending = [job for job, ok in zip(jobs, ready) if ok]
         summary["skipped_no_model_or_data"] = [":".join(job) for job, ok in zip(jobs, ready) if not ok]
-        self.running = {}
+        self.running, self.budget = {}, None
 
     def start(self) -> None:
+        # One time budget for the jobs started together (the first wave is the comparison), computed once: later
+        # jobs get what is left, never more than the first wave had.
+        train_seconds = DEADLINE - time.time() - float(S["FT_STARTUP_S"]) - float(S["FT_TAIL_S"])
+        self.budget = train_seconds = min(train_seconds, self.budget or train_seconds)
         while self.pending and len(self.running) < int(S["FT_PARALLEL"]):
-            train_seconds = DEADLINE - time.time() - float(S["FT_STARTUP_S"]) - float(S["FT_TAIL_S"])
             if train_seconds < float(S["FT_MIN_TRAIN_S"]):
                 summary["not_run"], self.pending = [f"{s}:{d}" for s, d in self.pending], []
                 return
@@ -193,8 +263,15 @@ def main() -> int:
             shutil.copyfile(WORK / "pretrained" / name, OUT / name)
     if (OUT / "pretraining_metrics.json").is_file():
         metrics = json.loads((OUT / "pretraining_metrics.json").read_text())
-        summary["pretraining"] = {k: metrics.get(k) for k in ("global_step", "max_steps", "tokens_seen_non_padding",
-                                  "train_runtime_s", "precision", "final", "machine")}
+        summary["pretraining"] = {k: metrics.get(k) for k in (
+            "objective", "global_step", "max_steps", "train_batch_size_global", "max_seq_length",
+            "tokens_seen_non_padding", "train_runtime_s", "precision", "final", "machine", "versions")}
+        try:
+            summary["pretraining"] = {**pretraining_record(metrics), **summary["pretraining"]}
+        except Exception as error:  # the fine-tunes go on; the summary says what failed
+            summary["pretraining"]["record_error"] = repr(error)
+        say("pretraining: " + json.dumps({key: summary["pretraining"].get(key) for key in (
+            "train_minutes", "tokens_seen", "tokens_per_s", "mfu", "eval_mlm_accuracy")}))
     pack()
 
     finetunes = FineTunes()
@@ -207,6 +284,7 @@ def main() -> int:
             summary["export"] = {"error": repr(error)}
             say(f"export failed: {error!r}")
     finetunes.run()
+    summary["versus_tiny"] = versus_tiny()
     pack()
     say("summary: " + json.dumps({k: v for k, v in summary.items() if k != "stages"}))
     return 0

@@ -49,13 +49,21 @@ def forward_flops_per_token(config, seq_len: int, head_positions: float) -> floa
     return 2 * emb * hidden + config.num_hidden_layers * per_layer + head_positions * head
 
 
+def training_flops_per_token(config, seq_len: int, head_positions: float) -> float:
+    """Forward + backward (the backward's products cost twice the forward's): 3 x forward. MFU = this x tokens/s /
+    peak FLOP/s; benchmarks/gpu_base_run.py computes its pretraining MFU with it too."""
+    return 3 * forward_flops_per_token(config, seq_len, head_positions)
+
+
+def gpu_bf16_peak_flops(gpu_name: str | None) -> float | None:
+    """The dense bf16 peak of a GPU by its name (`torch.cuda.get_device_name`), None for one not in the table."""
+    return next((peak for key, peak in BF16_PEAK_FLOPS.items() if gpu_name and key in gpu_name), None)
+
+
 def bf16_peak_flops(device: str, override_tflops: float | None) -> float | None:
     if override_tflops:
         return override_tflops * 1e12
-    if device != "cuda":
-        return None
-    name = torch.cuda.get_device_name(0)
-    return next((peak for key, peak in BF16_PEAK_FLOPS.items() if key in name), None)
+    return gpu_bf16_peak_flops(torch.cuda.get_device_name(0)) if device == "cuda" else None
 
 
 def make_batch(batch_size: int, seq_len: int, vocab_size: int, mlm_probability: float, device: str) -> dict:
@@ -145,8 +153,8 @@ def main(argv=None) -> int:
         for key, model in runnable.items():
             times[key] += time_steps(model, optimizers[key], batch, 1, 0, dtype)
     config = runnable[("bioalbert", args.compile.split(",")[0])].config
-    needed = 3 * forward_flops_per_token(config, args.seq_len, args.mlm_probability)
-    done = {"bioalbert": needed, "stock": 3 * forward_flops_per_token(config, args.seq_len, 1.0)}
+    needed = training_flops_per_token(config, args.seq_len, args.mlm_probability)
+    done = {"bioalbert": needed, "stock": training_flops_per_token(config, args.seq_len, 1.0)}
     peak = bf16_peak_flops(args.device, args.peak_tflops) if args.dtype == "bf16" else None
     results = {}
     for (name, compiled), measured in times.items():

@@ -1,18 +1,24 @@
 """Rehearsal on CPU of the one-shot GPU run of issue #22 (benchmarks/gpu_base_prepare.sh, then gpu_base_run.sh): the
 same scripts at the tiny preset, a 1-minute pretraining budget and one-epoch fine-tunes on a few hundred sentences,
-checked for the $OUT layout the device tool can return and for a model folder that loads through the Auto classes."""
+checked for the $OUT layout the device tool can return, for a model folder that loads through the Auto classes, and
+for the run's record of issue #39 (throughput and MFU, the base against the shipped tiny encoder)."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tarfile
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import REPO
 
 MAX_SHARD = 1_500_000  # bytes; splits the tiny rehearsal model in two, as 14MB splits the base model
+# This machine's fp32 peak, the MFU denominator of the rehearsal: 2 cores x 2.45 GHz x 32 FLOP a cycle (two 256-bit
+# FMA pipes, AVX2); a formula off by a factor puts the MFU outside (0, 1).
+PEAK_TFLOPS = 0.16
 
 
 @pytest.mark.slow
@@ -33,7 +39,8 @@ def test_gpu_base_run_rehearsal(tmp_path, data_dir):
         "OMP_NUM_THREADS": "1", "MAX_SHARD": f"{MAX_SHARD // 1000}KB",
         "PRETRAIN_ARGS": "--per_device_train_batch_size 16 --per_device_eval_batch_size 16 --max_steps 200 "
                          "--warmup_steps 10 --eval_steps 20 --logging_steps 5 --validation_documents 20",
-        "FT_JOBS": "pretrained:ncbi_disease random:ncbi_disease", "FT_PARALLEL": "2", "FT_EPOCHS": "1",
+        "PEAK_TFLOPS": str(PEAK_TFLOPS),
+        "FT_JOBS": "pretrained:ncbi_disease random:ncbi_disease tiny:ncbi_disease", "FT_PARALLEL": "3", "FT_EPOCHS": "1",
         "FT_LR": "1e-3", "FT_MIN_TRAIN_S": "10", "FT_STARTUP_S": "30",
         "FT_ARGS": "--max-train-sentences 200 --max-eval-sentences 100 --max-test-sentences 200 "
                    "--per-device-train-batch-size 16",
@@ -61,13 +68,45 @@ def test_gpu_base_run_rehearsal(tmp_path, data_dir):
     with tarfile.open(out / "results.tar.gz") as tar:
         tar.extractall(tmp_path, filter="data")
     assert (tmp_path / "results/pretraining/rehearsal.json").is_file()
-    for model in ("rehearsal", "rehearsal-random-init"):
+    for model in ("rehearsal", "rehearsal-random-init", "rehearsal-tiny-encoder"):
         result = json.loads((tmp_path / "results" / model / "ncbi_disease.json").read_text())
         assert 0 <= result["entity"]["f1"] <= 1 and result["training"]["max_epochs"] == 1
+    tiny_result = json.loads((tmp_path / "results/rehearsal-tiny-encoder/ncbi_disease.json").read_text())
+    assert tiny_result["base_model"] == str(REPO / "models" / "bioalbert-tiny-pubmed-task")
     summary = json.loads((out / "run_summary.json").read_text())
-    assert sorted((f["model"], f["returncode"]) for f in summary["finetunes"]) == [
-        ("rehearsal", 0), ("rehearsal-random-init", 0)]
-    assert all("test_entity_f1" in f for f in summary["finetunes"])
+    # The run's record goes to results/ too, as the same file.
+    assert json.loads((tmp_path / "results/benchmarks/gpu_base_run/rehearsal.json").read_text()) == summary
+
+    # Pretraining: minutes, tokens, tokens/s and MFU from the pretraining record, with pretrain_throughput.py's formula.
+    record = summary["pretraining"]
+    seconds, tokens = pretraining["train_runtime_s"], pretraining["tokens_seen_non_padding"]
+    assert record["tokens_seen"] == tokens > 0 and record["train_minutes"] == pytest.approx(seconds / 60, abs=0.01)
+    assert record["tokens_per_s"] == pytest.approx(tokens / seconds, rel=1e-3)
+    throughput = load_benchmark("pretrain_throughput")
+    config = SimpleNamespace(**json.loads((tmp_path / "work/pretrained/config.json").read_text()))
+    assert record["training_flops_per_token"] == throughput.training_flops_per_token(config, 128, 0.15)
+    assert record["peak_flops"] == PEAK_TFLOPS * 1e12
+    assert record["mfu"] == pytest.approx(record["training_flops_per_token"] * tokens / seconds / record["peak_flops"],
+                                          rel=1e-2, abs=1e-4)
+    assert 0 < record["mfu"] < 1
+    assert record["eval_mlm_accuracy"] == pretraining["final"]["eval_mlm_accuracy"]
+    assert 0 <= record["eval_mlm_accuracy"] <= 1 and record["objective"] == "mlm-sop"
+
+    # Fine-tunes: the base, random init and the tiny encoder on the same benchmark, seed, data and time budget (each
+    # with its own learning rate), and the comparison computed from them.
+    finetunes = {f["start"]: f for f in summary["finetunes"]}
+    assert sorted((f["model"], f["returncode"]) for f in finetunes.values()) == [
+        ("rehearsal", 0), ("rehearsal-random-init", 0), ("rehearsal-tiny-encoder", 0)]
+    protocol = {(f["dataset"], tuple(f["seeds"]), f["max_epochs"], f["max_train_minutes"], f["train_sentences"],
+                 f["test_sentences"]) for f in finetunes.values()}
+    assert len(protocol) == 1 and next(iter(protocol))[:3] == ("ncbi_disease", (42,), 1)
+    assert (finetunes["pretrained"]["learning_rate"], finetunes["tiny"]["learning_rate"]) == (1e-3, 5e-4)
+    assert finetunes["tiny"]["test_entity_f1"] == tiny_result["entity"]["f1"]
+    versus = summary["versus_tiny"]["ncbi_disease"]
+    base_f1, tiny_f1 = finetunes["pretrained"]["test_entity_f1"], finetunes["tiny"]["test_entity_f1"]
+    assert versus == {"pretrained": base_f1, "random": finetunes["random"]["test_entity_f1"], "tiny": tiny_f1,
+                      "same_protocol": True, "pretrained_minus_tiny": round(base_f1 - tiny_f1, 4),
+                      "pretrained_better": base_f1 > tiny_f1}
 
     # The model folder as it comes back (shards + the tar of the other files) loads with remote code only:
     # the subprocess never imports bioalbert, so the classes come from the folder.
@@ -89,3 +128,10 @@ def test_gpu_base_run_rehearsal(tmp_path, data_dir):
     loaded = subprocess.run([sys.executable, "-c", load, str(model_dir)], cwd=tmp_path, capture_output=True,
                             text=True, env={**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules")})
     assert loaded.returncode == 0, loaded.stderr[-3000:]
+
+
+def load_benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
