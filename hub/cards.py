@@ -108,6 +108,7 @@ def read_training_metadata(model_dir: Path) -> dict:
             if isinstance(machine, dict):
                 facts.update(gpu=machine.get("gpu"), cpu_count=machine.get("cpu_count"), hardware_known=True)
             facts.update(
+                objective=data.get("objective", "mlm-sop"),  # records before --objective existed were all mlm-sop
                 trained_on=data.get("trained_on"),
                 steps=data.get("global_step"),
                 max_steps=data.get("max_steps"),
@@ -122,6 +123,20 @@ def read_training_metadata(model_dir: Path) -> dict:
                 total_train_wall_time_s=data.get("total_train_runtime_s"),
             )
     return {key: value for key, value in facts.items() if value is not None}
+
+
+OBJECTIVE_TEXT = {
+    "mlm-sop": "masked LM (n-gram spans) + sentence-order prediction, ALBERT's (`--objective mlm-sop`)",
+    "rtd": "replaced-token detection, ELECTRA's: a small masked-LM generator corrupts the input and this encoder "
+           "tells replaced from original tokens at every position (`--objective rtd`)",
+    "rtd-sop": "replaced-token detection, ELECTRA's, plus ALBERT's sentence-order prediction (`--objective rtd-sop`)",
+}
+
+
+def replaced_token_detection(facts: dict, config: dict) -> bool:
+    """Whether the encoder was pretrained by replaced-token detection: its masked-LM head (if any) is the generator's
+    or untrained, so its card must not offer fill-mask."""
+    return str(facts.get("objective", "")).startswith("rtd") or config.get("generator_hidden_size") is not None
 
 
 def _hours(seconds: float) -> str:
@@ -161,6 +176,8 @@ def pretraining_lines(facts: dict, recipe_text: str | None) -> list[str]:
     lines = []
     if facts.get("recipe"):
         lines.append(f"Pretraining recipe: `{facts['recipe']}` (`bioalbert pretrain --variant {facts['recipe']}`).")
+    if facts.get("objective"):
+        lines.append(f"Pretraining objective: {OBJECTIVE_TEXT.get(facts['objective'], facts['objective'])}.")
     trained_on = facts.get("trained_on") or recipe_text
     lines.append(f"Pretrained on: {trained_on}" if trained_on else "Pretraining corpus: not recorded.")
     if facts.get("corpus_words"):
@@ -337,18 +354,21 @@ def build_card(
                 f"The BioALBERT paper pretrained this variant on {corpus} at full scale (billions of words); this "
                 "card describes this checkpoint's own pretraining, above, which is what its numbers reflect."
             )
+        rtd = replaced_token_detection(facts, config)
+        task = "feature-extraction" if rtd else "fill-mask"
         card_data = ModelCardData(
             language="en",
             license=LICENSE,
             library_name="transformers",
-            pipeline_tag="fill-mask",
-            tags=common_tags + ["fill-mask", variant["corpus"]],
+            pipeline_tag=task,
+            tags=common_tags + [task, variant["corpus"]] + (["electra"] if rtd else []),
             model_name=name if records else None,  # model-index's name; left out with no results
             eval_results=eval_results(records) or None,
-            widget=[{"text": "Mutations in the [MASK] gene cause cystic fibrosis."}],
+            widget=None if rtd else [{"text": "Mutations in the [MASK] gene cause cystic fibrosis."}],
         )
         template = "pretrained.md"
-        template_vars.update(title=name, description=variant["description"], training=training, limitations=[])
+        template_vars.update(title=name, description=variant["description"], training=training, limitations=[],
+                             rtd=rtd)
     else:
         if dataset is None:
             raise ValueError("An NER card needs the dataset the model was fine-tuned on")

@@ -100,6 +100,25 @@ def build_table(results_dir: str | Path, models: list[str], peer: str | None,
     return "\n".join(lines), rows
 
 
+def summary_table(results_dir: str | Path, models: list[str], peer: str | None, labels: list[str] | None = None,
+                  datasets: list[str] | None = None) -> str:
+    """The one-screen table: per benchmark, each model's and the peer's test entity F1 (mean ± std over seeds) and
+    BioBERT's published F1, one column each, headed by `labels` (default: the results folder names)."""
+    by_key = {(r["model"], r["dataset"]): r for r in load_results(results_dir)}
+    reference = reference_numbers()
+    series = models + ([peer] if peer else [])
+    labels = list(labels or []) + series[len(labels or []):]
+    header = ["benchmark", *labels, "BioBERT v1.1 (published)"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for dataset in datasets or BENCHMARKS:
+        records = [by_key.get((name, dataset)) for name in series]
+        if any(records):
+            cells = [_f1(record and record["entity"]) for record in records]
+            lines.append("| " + " | ".join([dataset, *cells, f"{reference[dataset]:.2f}" if dataset in reference else "–"])
+                         + " |")
+    return "\n".join(lines)
+
+
 def plot(rows: list[dict], models: list[str], peer: str | None, path: Path) -> Path:
     import matplotlib
 
@@ -231,13 +250,17 @@ def splice(readme: Path, content: str, block: str = "results") -> None:
 
 
 def write_report(results_dir, models, peer=None, out_dir=None, readme=None, preamble: str = "", block="results",
-                 datasets=None, dev=False) -> str:
+                 datasets=None, dev=False, summary_labels=None) -> str:
+    """Writes results.{md,json,png} to `out_dir` and splices the markdown into `readme`'s `block`: the full table
+    with its chart, or with `summary_labels` (a list, possibly empty) the one-screen `summary_table` alone."""
     results_dir = Path(results_dir)
     out_dir = Path(out_dir or results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table, rows = build_table(results_dir, models, peer, datasets, dev)
     chart = plot(rows, models, peer, out_dir / "results.png") if rows else None
     (out_dir / "results.json").write_text(json.dumps({"models": models, "peer": peer, "rows": rows}, indent=2) + "\n")
+    if summary_labels is not None:
+        table, chart = summary_table(results_dir, models, peer, summary_labels, datasets), None
 
     def markdown(doc_dir) -> str:  # the chart's link as seen from the file the table goes into
         figure = chart and f"![entity F1 per dataset]({_link(chart, doc_dir)})"
@@ -299,6 +322,9 @@ def main(argv=None) -> int:
     parser.add_argument("--preamble", default="", help="a sentence above the table (what was run, on what)")
     parser.add_argument("--datasets", nargs="*", choices=BENCHMARKS, default=None, help="rows to show (default: all)")
     parser.add_argument("--dev", action="store_true", help="also show each model's devel entity F1 (model selection)")
+    parser.add_argument("--summary", nargs="*", metavar="LABEL", default=None,
+                        help="the one-screen table instead: test entity F1 only, one column per model and the peer, "
+                        "headed by these labels (default: the folder names)")
     parser.add_argument("--quickstart", metavar="MODEL", help="write the `quickstart` block of --readme: "
                         "pipeline('ner') with MODEL on an example abstract, with its output")
     args = parser.parse_args(argv)
@@ -318,7 +344,7 @@ def main(argv=None) -> int:
         print(f"Refreshed the {', '.join(refreshed)} blocks of {args.readme} from {args.results_dir}")
         return 0
     print(write_report(args.results_dir, args.models, args.peer, args.out_dir, args.readme, args.preamble, args.block,
-                       args.datasets, args.dev))
+                       args.datasets, args.dev, args.summary))
     return 0
 
 

@@ -38,10 +38,16 @@ class BioAlbertConfig(AlbertConfig):
     # Where it helps: small models on small budgets, which otherwise take thousands of steps to learn to attend to
     # their neighbours (docs/research.md, issue #4); the slopes are fixed, so it adds no parameter.
     position_bias: str | None = None
+    # Replaced-token-detection pretraining (ELECTRA; `BioAlbertForReplacedTokenDetection`): the width of the small
+    # masked-LM generator that corrupts the input, with one attention head per 64 dimensions and a 4x feed-forward
+    # layer. None: the model has no generator (masked LM + sentence order, ALBERT's pretraining).
+    generator_hidden_size: int | None = None
 
     def __post_init__(self, **kwargs):
         if self.position_bias not in (None, "alibi"):
             raise ValueError(f"position_bias must be None or 'alibi', got {self.position_bias!r}.")
+        if self.generator_hidden_size is not None and self.generator_hidden_size < 1:
+            raise ValueError(f"generator_hidden_size must be a positive width or None, got {self.generator_hidden_size}.")
         super().__post_init__(**kwargs)
 
     @classmethod
@@ -51,6 +57,14 @@ class BioAlbertConfig(AlbertConfig):
             raise ValueError(f"Unknown BioALBERT preset {preset!r}; choose one of {sorted(PRESETS)}.")
         # ALBERT pretrained without dropout (Lan et al., section 4.6); `gelu_new` is ALBERT's activation.
         return cls(**{**PRESETS[preset], "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, **kwargs})
+
+    def generator_config(self) -> "BioAlbertConfig":
+        """The config of the replaced-token-detection generator: this one at `generator_hidden_size` wide."""
+        if self.generator_hidden_size is None:
+            raise ValueError("This config has no generator (generator_hidden_size is None).")
+        width = self.generator_hidden_size
+        return type(self)(**{**self.to_dict(), "hidden_size": width, "num_attention_heads": max(1, width // 64),
+                             "intermediate_size": 4 * width, "generator_hidden_size": None})
 
 
 __all__ = ["BioAlbertConfig", "PRESETS"]

@@ -21,6 +21,7 @@ from transformers.models.albert.modeling_albert import (
     AlbertModel,
     AlbertPreTrainedModel,
 )
+from transformers.models.electra.modeling_electra import ElectraDiscriminatorPredictions
 
 from .configuration_bioalbert import BioAlbertConfig
 
@@ -54,6 +55,8 @@ class BioAlbertPreTrainedModel(AlbertPreTrainedModel):
         if isinstance(module, BioAlbertSOPHead):
             nn.init.normal_(module.classifier.weight, std=self.config.initializer_range)
             nn.init.zeros_(module.classifier.bias)
+        elif isinstance(module, BioAlbertForReplacedTokenDetection):
+            nn.init.zeros_(module.embeddings_delta)  # GDES: the discriminator starts from the generator's embeddings
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         self.config.auto_map = dict(AUTO_MAP)
@@ -250,8 +253,134 @@ class BioAlbertForPreTraining(BioAlbertPreTrainedModel):
         )
 
 
+@dataclass
+class BioAlbertForReplacedTokenDetectionOutput(ModelOutput):
+    r"""
+    loss (`torch.Tensor` of shape `()`, returned when `labels` is given):
+        `mlm_loss + rtd_weight * rtd_loss`, plus `sop_loss` when `sentence_order_label` is given.
+    mlm_loss (`torch.Tensor` of shape `()`): the generator's masked-LM loss.
+    rtd_loss (`torch.Tensor` of shape `()`): the discriminator's replaced-token loss, averaged over real tokens.
+    sop_loss (`torch.Tensor` of shape `()`, returned when `sentence_order_label` is given): the sentence-order loss.
+    prediction_logits (`torch.Tensor` of shape `(num_masked, vocab_size)`): the generator's scores at the masked
+        positions, in the row-major order of `labels != -100`.
+    rtd_logits (`torch.Tensor` of shape `(batch_size, sequence_length)`): the discriminator's score that a token
+        was replaced.
+    rtd_labels (`torch.Tensor` of shape `(batch_size, sequence_length)`): 1 where the generator's sample differs
+        from the original token, 0 where not, -100 at padding.
+    sop_logits (`torch.Tensor` of shape `(batch_size, 2)`): sentence-order scores of the discriminator.
+    """
+
+    loss: torch.Tensor | None = None
+    mlm_loss: torch.Tensor | None = None
+    rtd_loss: torch.Tensor | None = None
+    sop_loss: torch.Tensor | None = None
+    prediction_logits: torch.Tensor | None = None
+    rtd_logits: torch.Tensor | None = None
+    rtd_labels: torch.Tensor | None = None
+    sop_logits: torch.Tensor | None = None
+
+
+class BioAlbertForReplacedTokenDetection(BioAlbertPreTrainedModel):
+    """ELECTRA's replaced-token detection (Clark et al., 2020) with a BioALBERT encoder as the discriminator.
+
+    A small masked-LM generator (`config.generator_hidden_size` wide, as deep as the discriminator, one shared layer
+    group as in ALBERT) fills the masked positions with tokens sampled from its predictions; the discriminator (the
+    `albert` encoder, what fine-tuning loads) tells, at every position, whether the token is the original. Both share
+    ALBERT's factorised token embeddings, the way DeBERTa-v3 does it (He et al., 2023, "gradient-disentangled
+    embedding sharing"): the generator owns them and trains them with its MLM loss only; the discriminator reads
+    `stop_gradient(generator embeddings) + embeddings_delta`, so its loss moves only the delta. Plain sharing (ELECTRA)
+    lets the two losses pull the embeddings in opposite directions (MLM pulls similar tokens together, RTD pushes them
+    apart); DeBERTa-v3 measured GDES better than both sharing and not sharing. `save_pretrained` writes the sum into
+    the discriminator's own `word_embeddings`, so the saved folder loads through `AutoModel` /
+    `AutoModelForTokenClassification` as any BioALBERT encoder (the generator's weights are then unused).
+
+    Against transformers' `ElectraForPreTraining`: the same discriminator head (`ElectraDiscriminatorPredictions`) and
+    loss (binary cross-entropy over the non-padding positions); here the generator is part of the model and the
+    replaced labels are made in `forward` from the sample, the generator's loss is computed at the masked positions
+    only (most of a small model's step time is the vocabulary projection), and ELECTRA's weight of 50 on the
+    discriminator loss is `rtd_weight`. Sentence order is optional (`sentence_order_label`): ELECTRA has none.
+    """
+
+    _tied_weights_keys = {
+        "generator_predictions.decoder.weight": "generator.embeddings.word_embeddings.weight",
+        "generator_predictions.decoder.bias": "generator_predictions.bias",
+    }
+
+    def __init__(self, config: BioAlbertConfig, rtd_weight: float = 50.0):
+        super().__init__(config)
+        generator_config = config.generator_config()
+        self.albert = BioAlbertModel(config)
+        self.discriminator_predictions = ElectraDiscriminatorPredictions(config)
+        self.sop_classifier = BioAlbertSOPHead(config)
+        self.generator = BioAlbertModel(generator_config, add_pooling_layer=False)
+        self.generator_predictions = AlbertMLMHead(generator_config)
+        self.embeddings_delta = nn.Parameter(torch.zeros(config.vocab_size, config.embedding_size))
+        self.rtd_weight = rtd_weight
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.generator_predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.generator_predictions.decoder = new_embeddings
+
+    def discriminator_embeddings(self) -> torch.Tensor:
+        return self.generator.embeddings.word_embeddings.weight.detach() + self.embeddings_delta
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        with torch.no_grad():
+            self.albert.embeddings.word_embeddings.weight.copy_(self.discriminator_embeddings())
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        sentence_order_label: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> BioAlbertForReplacedTokenDetectionOutput:
+        if labels is None:
+            raise ValueError("BioAlbertForReplacedTokenDetection needs `labels` (the masked positions' original ids).")
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        masked = labels != -100
+        generated = self.generator(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                   return_dict=True).last_hidden_state
+        prediction_logits = self.generator_predictions(generated[masked])
+        mlm_loss = F.cross_entropy(prediction_logits.float(), labels[masked])
+
+        with torch.no_grad():  # ELECTRA samples at temperature 1; no gradient flows from the discriminator back
+            sampled = torch.distributions.Categorical(logits=prediction_logits.float()).sample()
+            original = torch.where(masked, labels, input_ids)
+            corrupted = original.clone()
+            corrupted[masked] = sampled
+            rtd_labels = (corrupted != original).long().masked_fill(attention_mask == 0, -100)
+
+        inputs_embeds = F.embedding(corrupted, self.discriminator_embeddings())
+        outputs = self.albert(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids, return_dict=True, **kwargs)
+        rtd_logits = self.discriminator_predictions(outputs.last_hidden_state)
+        active = rtd_labels != -100
+        rtd_loss = F.binary_cross_entropy_with_logits(rtd_logits[active].float(), rtd_labels[active].float())
+        loss = mlm_loss + self.rtd_weight * rtd_loss
+
+        sop_loss = sop_logits = None
+        if sentence_order_label is not None:
+            sop_logits = self.sop_classifier(outputs.pooler_output)
+            sop_loss = F.cross_entropy(sop_logits.float().view(-1, 2), sentence_order_label.view(-1))
+            loss = loss + sop_loss
+        return BioAlbertForReplacedTokenDetectionOutput(
+            loss=loss, mlm_loss=mlm_loss, rtd_loss=rtd_loss, sop_loss=sop_loss, prediction_logits=prediction_logits,
+            rtd_logits=rtd_logits, rtd_labels=rtd_labels, sop_logits=sop_logits,
+        )
+
+
 __all__ = [
     "AUTO_MAP",
+    "BioAlbertForReplacedTokenDetection",
+    "BioAlbertForReplacedTokenDetectionOutput",
     "BioAlbertForMaskedLM",
     "BioAlbertForPreTraining",
     "BioAlbertForPreTrainingOutput",
