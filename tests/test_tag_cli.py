@@ -66,7 +66,7 @@ def test_lines_from_stdin_with_progress(ner_dir, abstracts, monkeypatch, capsys)
     records = [json.loads(line) for line in out.splitlines()]
     assert len(records) == 30  # blank lines are not documents
     assert records[0]["id"] == "<stdin>:1" and records[15]["id"] == "<stdin>:18"
-    assert "30/30" in err  # the progress bar
+    assert "30doc" in err and "doc/s" in err  # the progress bar: a stream has no known total, so documents and rate
 
 
 def test_conll_round_trips_through_the_benchmark_reader(ner_dir, files, abstracts, capsys, tmp_path):
@@ -96,7 +96,9 @@ def test_pubtator_offsets_index_title_and_abstract(ner_dir, files, capsys):
         full = title + " " + lines[1].partition("|a|")[2]
         for line in lines[2:]:
             fields = line.split("\t")
-            assert len(fields) == 6 and fields[0] == doc_id and fields[4] == "Disease"
+            # The sixth column (identifier) is "-", never empty; the seventh names the model.
+            assert len(fields) == 7 and fields[0] == doc_id and fields[4] == "Disease"
+            assert fields[5] == "-" and fields[6] == ner_dir.name
             assert full[int(fields[1]) : int(fields[2])] == fields[3]
             annotations += 1
     assert annotations > 0
