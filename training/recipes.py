@@ -44,6 +44,9 @@ CORPUS_SPECS = {
     "pubmed": (PUBMED, PUBMED_HERE),
     "pubmed-pmc": (PUBMED + PMC, f"{PUBMED_HERE}, plus {PMC_HERE}"),
     "pubmed-task": (PUBMED + TASK_TEXT, f"{PUBMED_HERE}, plus {TASK_HERE}"),
+    # The task-adaptive corpus widened with the PMC full text (issue #37): 19.6M words instead of 6.7M, so continued
+    # pretraining repeats each word fewer times.
+    "pubmed-pmc-task": (PUBMED + PMC + TASK_TEXT, f"{PUBMED_HERE}, plus {PMC_HERE}, plus {TASK_HERE}"),
 }
 NOT_PUBMED_SCALE = (
     " This is about 0.1% of the PubMed (4.5B words) / PMC (13.5B words) text the original BioALBERT used: "
@@ -149,6 +152,7 @@ RECIPES: dict[str, Recipe] = {
         _tiny_recipe("pubmed"),
         _tiny_recipe("pubmed-pmc"),
         _tiny_recipe("pubmed-task"),
+        _tiny_recipe("pubmed-pmc-task"),
         _gpu_recipe("base", "pubmed"),
         _gpu_recipe("base", "pubmed-pmc"),
         _gpu_recipe("large", "pubmed"),

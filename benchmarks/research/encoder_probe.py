@@ -1,0 +1,103 @@
+"""The downstream probe that decides between encoders (issue #37): the `cpu-full` fine-tuning of one encoder on
+NCBI-disease, BC2GM and Species-800 with two seeds, scored by the mean devel entity F1 over those six runs (test is
+reported beside it, never used to choose).
+
+    python benchmarks/research/encoder_probe.py --encoder runs/rtd-cmp/rtd --name probe-rtd-90min
+    python benchmarks/research/encoder_probe.py --table probe-mlm-sop-90min probe-rtd-90min   # compare
+
+Each fine-tune writes results/<name>/<dataset>.json as `bioalbert finetune` does and resumes after a kill; the probe
+then writes results/benchmarks/encoder_probe/<name>.json: the six runs' devel and test F1 and the encoder's
+pretraining record (objective, steps, tokens seen, held-out accuracies), one point of the tokens-vs-F1 curve.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from bioalbert.training.reproduce import RECIPES
+from bioalbert.training.results import environment, load_results
+
+DATASETS = ("ncbi_disease", "bc2gm", "s800")
+SEEDS = ("13", "42")
+OUT = Path("results/benchmarks/encoder_probe")
+
+
+def pretraining_record(encoder: Path) -> dict:
+    for name in ("pretraining_metrics.json", "results/pretraining.json"):
+        if (encoder / name).is_file():
+            record = json.loads((encoder / name).read_text())
+            keys = ("objective", "global_step", "tokens_seen_non_padding", "train_runtime_s", "budget_clock",
+                    "max_train_minutes", "total_steps", "total_tokens_seen", "generator_hidden_size")
+            return {**{key: record.get(key) for key in keys}, "final": record.get("final", {}),
+                    "machine": record.get("machine")}
+    return {}
+
+
+def probe(encoder: Path, name: str, runs_dir: Path, results_dir: Path) -> dict:
+    recipe = RECIPES["cpu-full"]
+    for dataset in DATASETS:
+        output = runs_dir / f"{name}-{dataset}"
+        command = [sys.executable, "-m", "bioalbert.cli", "finetune", "--model", str(encoder), "--dataset", dataset,
+                   "--output-dir", str(output), "--model-name", name, "--results-dir", str(results_dir),
+                   "--seeds", *SEEDS, "--disable-tqdm", "true", *recipe.finetune_flags,
+                   *recipe.finetune_flags_by_dataset.get(dataset, ())]
+        if not (results_dir / name / f"{dataset}.json").is_file():
+            subprocess.run(command + (["--resume"] if output.exists() else []), check=True)
+    runs = [{"dataset": record["dataset"], "seed": run["seed"], "dev_entity_f1": run.get("dev_entity_f1"),
+             "test_entity_f1": run["entity_f1"]}
+            for record in load_results(results_dir, model=name) if record["dataset"] in DATASETS
+            for run in record["runs"]]
+    summary = {"name": name, "encoder": str(encoder), "datasets": list(DATASETS), "seeds": [int(s) for s in SEEDS],
+               "finetune_flags": list(recipe.finetune_flags), "runs": runs,
+               "mean_dev_entity_f1": statistics.mean(run["dev_entity_f1"] for run in runs),
+               "mean_test_entity_f1": statistics.mean(run["test_entity_f1"] for run in runs),
+               "pretraining": pretraining_record(encoder), **environment()}
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def table(names: list[str]) -> str:
+    lines = ["| probe | objective | pretraining steps / tokens | held-out accuracy | " +
+             " | ".join(f"{d} devel / test" for d in DATASETS) + " | mean devel | mean test |",
+             "|---|---|---|---|" + "---|" * len(DATASETS) + "---|---|"]
+    for name in names:
+        summary = json.loads((OUT / f"{name}.json").read_text())
+        pre, final = summary["pretraining"], summary["pretraining"].get("final", {})
+        accuracy = ", ".join(f"{task.upper()} {100 * final[f'eval_{task}_accuracy']:.1f}%" for task in ("mlm", "rtd")
+                             if f"eval_{task}_accuracy" in final)
+        cells = []
+        for dataset in DATASETS:
+            runs = [run for run in summary["runs"] if run["dataset"] == dataset]
+            cells.append(f"{100 * statistics.mean(r['dev_entity_f1'] for r in runs):.2f} / "
+                         f"{100 * statistics.mean(r['test_entity_f1'] for r in runs):.2f}")
+        tokens = pre.get("total_tokens_seen") or pre.get("tokens_seen_non_padding")
+        lines.append(f"| {name} | {pre.get('objective', '–')} | {pre.get('total_steps') or pre.get('global_step')} / "
+                     f"{tokens / 1e6:.1f}M | {accuracy or '–'} | " + " | ".join(cells) +
+                     f" | {100 * summary['mean_dev_entity_f1']:.2f} | {100 * summary['mean_test_entity_f1']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--encoder", type=Path, help="pretrained encoder folder to probe")
+    parser.add_argument("--name", help="results name of the probe (results/<name>/)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs/encoder-probe"))
+    parser.add_argument("--results-dir", type=Path, default=Path("results"))
+    parser.add_argument("--table", nargs="+", metavar="NAME", help="print the comparison of finished probes")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return 0
+    if not (args.encoder and args.name):
+        parser.error("give --encoder and --name, or --table NAME ...")
+    summary = probe(args.encoder, args.name, args.runs_dir, args.results_dir)
+    print(table([summary["name"]]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
