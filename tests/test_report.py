@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,17 @@ def test_tag_speed_builds_one_model_per_benchmark_with_its_own_labels(tmp_path, 
     assert len(paths) == 7  # what a user runs one after another to get every type without the all-types model
     assert labels["single-bc5cdr_chem"] == {"O", "B-Chemical", "I-Chemical"}
     assert labels["single-jnlpba"] == {"O"} | {f"{p}-{t}" for p in "BI" for t in ("protein", "DNA", "RNA", "cell_line", "cell_type")}
+
+
+def test_readme_results_fit_one_screen():
+    """A reader looking for "how good is it" gets at most three sentences and one table of at most six columns, and
+    the README stays short enough to read (other work goes to docs/)."""
+    readme = Path("README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    block = readme.split("<!-- results:begin -->")[1].split("<!-- results:end -->")[0].strip()
+    prose, _, table = block.partition("\n|")
+    sentences = re.findall(r"[.!?](?:\s|$)", prose.strip())
+    assert 1 <= len(sentences) <= 3, prose
+    lines = ("|" + table).splitlines()
+    assert all(line.startswith("|") for line in lines)  # one table, nothing after it
+    assert len(lines[0].strip().strip("|").split("|")) <= 6

@@ -163,23 +163,28 @@ def pretraining_table(results_dir: str | Path, doc_dir: str | Path = ".") -> str
     """Markdown table (and curves, linked from `doc_dir`) of results/pretraining/*.json, written by
     `bioalbert pretrain --results_dir`."""
     runs = [json.loads(p.read_text()) for p in sorted(Path(results_dir, "pretraining").glob("*.json"))]
-    lines = ["| run | variant | embedding / hidden / layers | positions | steps | global batch | tokens seen | epochs | "
-             "train min | held-out MLM acc | held-out SOP acc | precision | machine |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = ["| run | variant | objective | embedding / hidden / layers | positions | steps | global batch | tokens seen | "
+             "epochs | train min | held-out MLM acc | held-out SOP acc | held-out RTD acc | precision | machine |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+
+    def accuracy(final: dict, task: str) -> str:  # an objective the run did not train has none
+        return f"{100 * final[f'eval_{task}_accuracy']:.1f}%" if f"eval_{task}_accuracy" in final else "–"
+
     # Runs from before `position_bias` existed had ALBERT's learned absolute positions only.
     positions = {"none": "learned", "alibi": "learned + ALiBi"}
     for run in runs:
         final, sizes = run.get("final", {}), run.get("model_sizes")
         size = f"{sizes['embedding_size']} / {sizes['hidden_size']} / {sizes['num_hidden_layers']}" if sizes else "–"
         lines.append(
-            f"| `{run['name']}` | `{run['variant']}` | {size} | {positions[run.get('position_bias', 'none')]} | "
+            f"| `{run['name']}` | `{run['variant']}` | {run.get('objective', 'mlm-sop')} | {size} | "
+            f"{positions[run.get('position_bias', 'none')]} | "
             f"{run['global_step']:,} | {run['train_batch_size_global']} | "
             f"{run['tokens_seen_non_padding'] / 1e6:.1f}M | {run['epochs']:.2f} | {run['train_runtime_s'] / 60:.1f} | "
-            f"{100 * final.get('eval_mlm_accuracy', float('nan')):.1f}% | "
-            f"{100 * final.get('eval_sop_accuracy', float('nan')):.1f}% | {run.get('precision', 'fp32')} | "
+            f"{accuracy(final, 'mlm')} | {accuracy(final, 'sop')} | {accuracy(final, 'rtd')} | "
+            f"{run.get('precision', 'fp32')} | "
             f"{describe_machine(run.get('machine'))} |"
         )
-    curves = [f"![MLM and SOP accuracy of {run['name']}]"
+    curves = [f"![Pretraining accuracy of {run['name']}]"
               f"({_link(Path(results_dir, 'pretraining', run['name'] + '.png'), doc_dir)})" for run in runs]
     return "\n".join(lines) + "\n\n" + "\n".join(curves) if runs else ""
 
