@@ -6,7 +6,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 PEER = ["spacy>=3.8,<4"]
-CODE_FOLDERS = ["cli", "modeling", "training", "inference", "hub", "convert", "model_cards"]
+CODE_FOLDERS = ["cli", "modeling", "ner", "training", "inference", "hub", "convert", "model_cards"]
 CODE_FOLDERS = [folder for folder in CODE_FOLDERS if Path(folder, "__init__.py").exists()]
 
 packages, package_dir = [], {}

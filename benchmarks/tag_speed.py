@@ -118,7 +118,7 @@ def single_task_models(encoder, folder, data_dir) -> list[str]:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from bioalbert.training.bioner_data import load_bioner
-    from bioalbert.training.finetune_joint import BENCHMARK_CORPUS
+    from bioalbert.ner.corpus_types import BENCHMARK_CORPUS
 
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     paths = []

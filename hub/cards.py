@@ -13,6 +13,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from bioalbert.model_cards import TEMPLATES_DIR
+from bioalbert.training.results import PRETRAINING_RECORDS
 
 LICENSE = "apache-2.0"
 TASK = {"task_type": "token-classification", "task_name": "Named Entity Recognition"}
@@ -31,11 +32,9 @@ CITATION_BIBTEX = """@article{naseem2022bioalbert,
   doi     = {10.1186/s12859-022-04688-w}
 }"""
 
-# Files a training run may leave in its output folder, most trusted first: `bioalbert pretrain`'s summary, then what
-# transformers' Trainer writes (`trainer.save_state()` -> trainer_state.json, `save_metrics` -> train_results.json).
-# `bioalbert pretrain`'s summary in its output folder, then the copy a staged folder carries (results/), so that a
-# folder staged again (models/) or pretrained further keeps its record.
-PRETRAINING_RECORDS = ("pretraining_metrics.json", "results/pretraining.json")
+# Files a training run may leave in its output folder, most trusted first: `bioalbert pretrain`'s summary
+# (PRETRAINING_RECORDS), then what transformers' Trainer writes (`trainer.save_state()` -> trainer_state.json,
+# `save_metrics` -> train_results.json).
 TRAINING_METADATA_FILES = (*PRETRAINING_RECORDS, "trainer_state.json", "train_results.json", "all_results.json")
 
 

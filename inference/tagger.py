@@ -19,19 +19,18 @@ How a text becomes entities (and why not `pipeline("ner", stride=...)`, which al
    that overlap by `stride` pieces; each word takes its label from the window where it has the most context on
    both sides (the SQuAD "max context" rule), so every word is labelled exactly once and an entity on a window
    border is found once, whole. Nothing is truncated: a 20,000-word document is tagged to its last word. This is
-   the windowing of the fine-tuning evaluation (`bioalbert.training.ner_windows`), reused as is.
+   the windowing of the fine-tuning evaluation (`bioalbert.ner.windows`), reused as is.
 3. Labels. A word's label scores are its first piece's (as in training); each sentence's labels are the most
    probable valid IOB2 sequence (`decode_iob2`: an I-X only after B-X or I-X), the decoding the models are scored
    with, and are turned into entities as the project's metric reads them (seqeval, strict IOB2), so raw-text
    tagging scores like the word-level benchmark evaluation.
    `score` is the mean probability of the chosen label over the entity's words.
 4. Speed. Windows of all texts are sorted by length and batched with dynamic padding under
-   `torch.inference_mode`; optional dynamic int8 quantisation and `torch.compile`.
+   `torch.inference_mode` (`bioalbert.ner.scoring.predict_scores`, the function fine-tuning scores with); optional
+   dynamic int8 quantisation and `torch.compile`.
 """
 
-import functools
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,9 +38,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bioalbert.modeling.loading import load_ner_model
 from bioalbert.modeling.pipeline_bioalbert import WORD_RE, decode_iob2
-from bioalbert.training.ner_windows import make_windows, sentence_scores, window_length_defaults
+from bioalbert.ner.scoring import load_model, model_labels, predict_scores
+from bioalbert.ner.windows import window_length_defaults
 
 SENTENCE_END = {".", "!", "?"}
 # Words after which a full stop does not end a sentence ("et al. Smith", "Fig. 2", "E. coli" is lower-case anyway).
@@ -119,20 +118,6 @@ def entity_type(label: str) -> str:
     return "" if label == "O" else label[2:] if label[:2] in ("B-", "I-") else label
 
 
-@functools.lru_cache(maxsize=8)
-def load_model(path: str, device: str, quantize: bool = False, compile: bool = False, trust_remote_code: bool = False):
-    """(tokenizer, model) for a fine-tuned folder or Hub id, loaded once per (path, device, options)."""
-    tokenizer, model = load_ner_model(path, trust_remote_code=trust_remote_code)
-    model.eval().to(device)
-    if quantize:
-        with warnings.catch_warnings():  # torch.ao is deprecated in favour of torchao, which is not installed here
-            warnings.simplefilter("ignore")
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    if compile:
-        model = torch.compile(model, dynamic=True)
-    return tokenizer, model
-
-
 class Tagger:
     """One or more NER models applied to raw texts; see the module doc for how texts become entities.
 
@@ -140,7 +125,7 @@ class Tagger:
     batch_size: windows per forward pass.
     max_length, stride: pieces per window ([CLS] and [SEP] included) and pieces shared by consecutive windows
         of a sentence that does not fit; by default the model's length (512) and a quarter of it, as in the
-        fine-tuning evaluation (`bioalbert.training.ner_windows`, whose windowing this reuses).
+        fine-tuning evaluation (`bioalbert.ner.windows`, whose windowing this reuses).
     quantize: dynamic int8 quantisation of the linear layers (CPU; see benchmarks/tag_speed.py for its F1 cost).
     compile: `torch.compile` the models (pays off on long runs only: the first batches compile).
     keep_overlaps: with several models, keep overlapping entities of different types instead of resolving them.
@@ -164,7 +149,7 @@ class Tagger:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size, self.keep_overlaps = batch_size, keep_overlaps
         self.models = [load_model(path, self.device, quantize, compile, trust_remote_code) for path in self.paths]
-        self.lengths = [window_length_defaults(model, tokenizer, max_length, stride) for tokenizer, model in self.models]
+        self.lengths = [window_length_defaults(model, max_length, stride) for _, model in self.models]
 
     @property
     def labels(self) -> list[str]:
@@ -192,41 +177,13 @@ class Tagger:
         return [merge_entities(*entities, keep_overlaps=self.keep_overlaps) for entities in zip(*per_model)]
 
     def _predict(self, tokenizer, model, texts, words, sentences, max_length, stride) -> list[list[tuple[int, float]]]:
-        """(label id, probability) of every word of every sentence, from its first piece; labels decoded per sentence
-        under IOB2's constraints (`decode_iob2`), as the models were scored."""
-        budget = max_length - tokenizer.num_special_tokens_to_add()
-        pieces = self._word_pieces(tokenizer, texts, words, budget)
-        sentence_pieces = [pieces[d][first:last] for d, first, last in sentences]
-        windows = make_windows([[len(p) for p in s] for s in sentence_pieces], budget, stride)
-        inputs, firsts = [], []
-        for window in windows:
-            ids, first = [tokenizer.cls_token_id], []
-            for word in sentence_pieces[window.sentence][window.start : window.end]:
-                first.append(len(ids))
-                ids += word
-            inputs.append(ids + [tokenizer.sep_token_id])
-            firsts.append(first)
-        window_scores = [None] * len(windows)
-        order = sorted(range(len(windows)), key=lambda w: len(inputs[w]))  # similar lengths: little padding
-        with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
-                batch = order[b : b + self.batch_size]
-                width = max(len(inputs[w]) for w in batch)
-                input_ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
-                attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, w in enumerate(batch):
-                    input_ids[row, : len(inputs[w])] = torch.tensor(inputs[w])
-                    attention_mask[row, : len(inputs[w])] = 1
-                logits = model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)).logits
-                log_probs = logits.float().log_softmax(-1).cpu().numpy()
-                for row, w in enumerate(batch):
-                    window_scores[w] = log_probs[row][firsts[w]]
-        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        tags = []
-        for scores in sentence_scores(windows, window_scores, [len(s) for s in sentence_pieces], len(labels)):
-            path = decode_iob2(scores, labels)
-            tags.append([(label, float(np.exp(scores[word, label]))) for word, label in enumerate(path)])
-        return tags
+        """(label id, probability) of every word of every sentence, scored as the models were (`predict_scores`) and
+        decoded per sentence under IOB2's constraints (`decode_iob2`)."""
+        sentence_words = [[texts[d][start:end] for start, end in words[d][first:last]] for d, first, last in sentences]
+        scores = predict_scores(model, tokenizer, sentence_words, self.batch_size, max_length, stride)
+        labels = model_labels(model)
+        return [[(label, float(np.exp(sentence[word, label]))) for word, label in enumerate(decode_iob2(sentence, labels))]
+                for sentence in scores]
 
     @staticmethod
     def _entities(path, id2label, texts, words, sentences, tags) -> list[list[Entity]]:
@@ -242,18 +199,6 @@ class Tagger:
                 entities.append(Entity(start, end, text[start:end], kind, round(score, 4), path))
             results.append(entities)
         return results
-
-    @staticmethod
-    def _word_pieces(tokenizer, texts, words, budget) -> list[list[list[int]]]:
-        """Piece ids of every word, each word tokenised on its own as in training (`is_split_into_words`).
-
-        A word that normalises to no piece (a lone control character) becomes <unk>, so it still carries a label;
-        a word longer than a window keeps its first `budget` pieces (its label is read from the first one).
-        """
-        vocabulary = list({text[start:end] for text, spans in zip(texts, words) for start, end in spans})
-        encoded = tokenizer(vocabulary, add_special_tokens=False)["input_ids"] if vocabulary else []
-        ids = {word: (p or [tokenizer.unk_token_id])[:budget] for word, p in zip(vocabulary, encoded)}
-        return [[ids[text[start:end]] for start, end in spans] for text, spans in zip(texts, words)]
 
 
 def merge_entities(*entity_lists: Sequence[Entity], keep_overlaps: bool = False) -> list[Entity]:

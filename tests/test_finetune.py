@@ -1,111 +1,14 @@
-"""Windows, label alignment, stitching, and the fine-tuning job (real Trainer, micro model, first sentences of the
-real benchmarks): best checkpoint, seeds, resume after an interruption, the saved model, `bioalbert evaluate`."""
+"""The fine-tuning job (real Trainer, micro model, first sentences of the real benchmarks): best checkpoint, seeds,
+resume after an interruption, the time budget, the saved model."""
 
-import itertools
 import json
 
-import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer, TrainerCallback, pipeline
 
-from bioalbert.modeling.pipeline_bioalbert import decode_iob2
 from bioalbert.training import evaluate as evaluate_job
 from bioalbert.training import finetune
-from bioalbert.training.bioner_data import load_bioner
-from bioalbert.training.ner_windows import (
-    IGNORE_INDEX,
-    encode_windows,
-    make_windows,
-    piece_counts,
-    predict_words,
-    stitch,
-)
-
-
-@pytest.fixture(scope="module")
-def ncbi(data_dir):
-    return load_bioner("ncbi_disease", data_dir=data_dir)
-
-
-@pytest.fixture(scope="module")
-def long_sentences(ncbi):
-    """The 30 longest real test sentences (in pieces, they overflow a 24-piece window)."""
-    test = ncbi["test"]
-    order = sorted(range(len(test)), key=lambda i: -len(test[i]["tokens"]))[:30]
-    return test.select(order)
-
-
-def test_windows_cover_every_word_within_the_piece_budget(tokenizer, long_sentences):
-    sentences = list(long_sentences["tokens"])
-    counts = piece_counts(tokenizer, sentences)
-    windows = make_windows(counts, max_pieces=22, stride=6)
-    assert len(windows) > len(sentences)  # long sentences were really split
-    for window in windows:
-        pieces = counts[window.sentence][window.start : window.end]
-        assert sum(pieces) <= 22 or window.end - window.start == 1
-    # Stitching each window's word indices back gives every word its own index: full, exact coverage.
-    window_values = [list(range(w.start, w.end)) for w in windows]
-    assert stitch(windows, window_values, [len(s) for s in sentences]) == [list(range(len(s))) for s in sentences]
-
-
-def test_stitch_prefers_the_window_with_most_context(tokenizer):
-    sentence = ["w"] * 10
-    windows = make_windows([[1] * 10], max_pieces=6, stride=3)
-    assert [(w.start, w.end) for w in windows] == [(0, 6), (3, 9), (6, 10)]
-    # Word 5 is at the right edge of window 0 and in the middle of window 1: window 1 decides.
-    tags = [[f"window{i}"] * (w.end - w.start) for i, w in enumerate(windows)]
-    stitched = stitch(windows, tags, [len(sentence)])[0]
-    assert stitched[5] == "window1" and stitched[0] == "window0" and stitched[9] == "window2"
-
-
-def test_labels_sit_on_the_first_piece_of_each_word(tokenizer, long_sentences):
-    sentences, tag_ids = list(long_sentences["tokens"]), list(long_sentences["ner_tags"])
-    windows = make_windows(piece_counts(tokenizer, sentences), max_pieces=22, stride=6)
-    features, positions = encode_windows(tokenizer, sentences, windows, max_length=24, tag_ids=tag_ids)
-    for window, feature, first_pieces in zip(windows, features, positions):
-        labelled = [i for i, label in enumerate(feature["labels"]) if label != IGNORE_INDEX]
-        assert labelled == first_pieces
-        assert [feature["labels"][i] for i in labelled] == tag_ids[window.sentence][window.start : window.end]
-        assert len(feature["input_ids"]) <= 24
-
-
-def test_predict_words_tags_every_word(tokenizer, micro_pretrained_dir, long_sentences):
-    labels = ["O", "B-Disease", "I-Disease"]
-    model = AutoModelForTokenClassification.from_pretrained(
-        micro_pretrained_dir, num_labels=3, id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)}
-    )
-    sentences = list(long_sentences["tokens"]) + [["a", " ", "b"], ["x" * 300]]  # a word with no piece, a huge word
-    predicted = predict_words(model, tokenizer, sentences, batch_size=8, max_length=24, stride=6)
-    assert [len(p) for p in predicted] == [len(s) for s in sentences]
-    assert {tag for tags in predicted for tag in tags} <= set(labels)
-    assert all(valid_iob2(tags) for tags in predicted)  # whatever the untrained head's argmax says
-    # Windowed prediction of a short sentence equals its unwindowed prediction (one window, same input).
-    short = [sentences[0][:8]]
-    assert predict_words(model, tokenizer, short, 8, max_length=24) == predict_words(model, tokenizer, short, 8, 512)
-
-
-def valid_iob2(tags: list[str]) -> bool:
-    return all(not tag.startswith("I-") or (i > 0 and tags[i - 1] in ("B-" + tag[2:], tag))
-               for i, tag in enumerate(tags))
-
-
-def test_iob2_decoding_is_the_best_valid_sequence():
-    labels = ["O", "B-X", "I-X", "B-Y", "I-Y"]
-    # The argmax per word reads "O I-X I-X", an entity the strict metric drops; B-X is the first word's runner-up.
-    probs = np.array([[0.5, 0.2, 0.3, 0, 0], [0.1, 0.1, 0.8, 0, 0], [0.2, 0.1, 0.6, 0.05, 0.05]]) + 1e-6
-    assert [labels[i] for i in decode_iob2(np.log(probs), labels)] == ["B-X", "I-X", "I-X"]
-    # Against every valid sequence of 4 words, on random scores: always the best one, and the argmax when valid.
-    rng = np.random.default_rng(0)
-    valid = [path for path in itertools.product(range(len(labels)), repeat=4) if valid_iob2([labels[i] for i in path])]
-    for _ in range(40):
-        log_probs = np.log(rng.dirichlet(np.full(len(labels), 0.5), size=4))
-        best = max(valid, key=lambda path: sum(log_probs[word, label] for word, label in enumerate(path)))
-        assert tuple(decode_iob2(log_probs, labels)) == best
-        argmax = tuple(log_probs.argmax(-1))
-        assert argmax not in valid or best == argmax
-    assert decode_iob2(np.zeros((0, len(labels))), labels) == []
-    assert decode_iob2(np.log([[0.2, 0.8]]), ["Disease", "Chemical"]) == [1]  # no IOB prefixes: no constraint
 
 
 def finetune_args(model_dir, output_dir, results_dir, *extra):

@@ -9,19 +9,15 @@ from datasets import Dataset
 
 from bioalbert.training.demo import main as demo_main
 from bioalbert.training.evaluate import main as evaluate_main
+from bioalbert.ner.corpus_types import allowed_labels, decode_corpus_tags, separate_conventions, union_labels
 from bioalbert.training.finetune_joint import (
-    CORPUS_TYPES,
     CorpusSplit,
     JointCollator,
     LabelSets,
     TeacherTargets,
-    allowed_labels,
-    decode_corpus_tags,
     main,
     mix_corpora,
     partial_label_loss,
-    separate_conventions,
-    union_labels,
 )
 
 LABELS = union_labels()
@@ -247,7 +243,7 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
     from transformers import AutoModelForTokenClassification
 
     from bioalbert.training.bioner_data import load_bioner
-    from bioalbert.training.ner_windows import predict_scores
+    from bioalbert.ner.scoring import predict_scores
     from bioalbert.training.tokenizer import load_tokenizer
 
     output, results = tmp_path / "joint", tmp_path / "results"
@@ -278,15 +274,6 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
     evaluated = json.loads((results / "evaluated" / "ncbi_disease.json").read_text())
     assert record["entity"]["f1"] > 0  # the model finds diseases: the comparison below is not 0 == 0
     assert evaluated["entity"]["f1"] == pytest.approx(record["entity"]["f1"])
-
-
-def test_demo_sets_the_folders_seed_beside_its_recorded_score():
-    from bioalbert.training.demo import f1
-
-    # A results file gives the mean over seeds; the model folder holds the best seed's weights (best_seed).
-    record = {"entity": {"f1": 0.70}, "runs": [{"seed": 13, "entity_f1": 0.69}, {"seed": 42, "entity_f1": 0.71}]}
-    assert f1(record, 42) == "71.00" and f1(record, 13) == "69.00"
-    assert f1(record, None) == "70.00" and f1(record, 87) == "70.00" and f1(None, 42) == "–"
 
 
 def test_unknown_corpus_is_one_clear_line(micro_pretrained_dir, tmp_path, capsys):

@@ -34,16 +34,9 @@ def shifted(entities: list[Entity], offset: int) -> list[tuple]:
     return [(e.start + offset, e.end + offset, e.text, e.label) for e in entities]
 
 
-def test_words_are_tokenised_as_in_training(tagger, tokenizer):
-    """The tagger's per-word pieces equal `is_split_into_words` tokenisation, and there is no lone "▁" piece."""
+def test_fast_tokenizer_offsets_on_raw_text_are_exact(tokenizer):
+    """What pipeline("ner") relies on; the tagger's own words are the training words (test_ner_windows)."""
     text = "Ataxia-telangiectasia (A-T) is caused by ATM mutations; IL-2 ( CD25 ) α-synuclein 5µm."
-    words = [text[start:end] for start, end in word_spans(text)]
-    encoding = tokenizer(words, is_split_into_words=True, add_special_tokens=False)
-    budget = 510
-    from_tagger = [piece for word in Tagger._word_pieces(tokenizer, [text], [word_spans(text)], budget)[0] for piece in word]
-    assert from_tagger == encoding["input_ids"]
-    assert "▁" not in tokenizer.get_vocab()
-    # The fast tokenizer's offsets on raw text are exact too (what pipeline("ner") relies on).
     raw = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     for piece, (start, end) in zip(tokenizer.convert_ids_to_tokens(raw["input_ids"]), raw["offset_mapping"]):
         if piece != tokenizer.unk_token:
@@ -272,7 +265,7 @@ def test_raw_text_tagging_agrees_with_word_level_evaluation(ner_dir, data_dir):
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from bioalbert.training.ner_metric import compute_ner_metrics
-    from bioalbert.training.ner_windows import predict_words
+    from bioalbert.ner.scoring import predict_words
 
     sentences = read_conll(data_dir / "bioner" / "ncbi_disease" / "test.tsv", max_sentences=300)
     gold = [tags for _, tags in sentences]

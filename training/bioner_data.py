@@ -24,6 +24,8 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
+from bioalbert.ner.corpus_types import iob2_labels
+
 from .datadir import resolve_data_dir
 
 logger = logging.getLogger(__name__)
@@ -121,8 +123,7 @@ def read_conll(path: str | os.PathLike, repair_iob: bool = False) -> list[dict]:
 
 def label_list(tag_sets) -> list[str]:
     """`O`, then `B-`/`I-` for every entity type in any of the tag sets, types in sorted order."""
-    types = sorted({tag[2:] for tags in tag_sets for tag in tags if tag != "O"})
-    return ["O"] + [f"{prefix}-{entity}" for entity in types for prefix in "BI"]
+    return iob2_labels({tag[2:] for tags in tag_sets for tag in tags if tag != "O"})
 
 
 def to_dataset_dict(splits: dict[str, list[dict]], labels: list[str] | None = None) -> DatasetDict:

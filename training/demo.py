@@ -14,9 +14,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from bioalbert.inference.shipped import default_ner_model
+from bioalbert.ner.corpus_types import BENCHMARK_CORPUS
 
 from .datadir import resolve_data_dir
 from .report import reference_numbers
@@ -53,10 +55,9 @@ def f1(record: dict | None, seed: int | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bioalbert.inference import tag
+    from bioalbert.inference import Tagger
 
     from .evaluate import EvaluateArguments, evaluate_model
-    from .finetune_joint import BENCHMARK_CORPUS
 
     (args,) = HfArgumentParser(DemoArguments).parse_args_into_dataclasses(argv)
     model = args.model or default_ner_model()
@@ -71,17 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     datasets = args.datasets or [d for d in BENCHMARK_CORPUS if (data_dir / "bioner" / d / "test.tsv").is_file()]
     before, peer, biobert = recorded(args.recorded_dir, name), recorded(args.recorded_dir, args.peer), reference_numbers()
     rows = ["| benchmark | entity F1 now | recorded | spaCy peer | BioBERT v1.1 (published) |", "|---|---|---|---|---|"]
-    for dataset in datasets:
+    # The model is loaded once (evaluate_model and Tagger share bioalbert.ner.scoring.load_model); one bar for the
+    # minute the test sets take.
+    for dataset in tqdm(datasets, desc="Scoring the test sets", unit="benchmark"):
         result = evaluate_model(EvaluateArguments(model=model, dataset=dataset, data_dir=str(data_dir), model_name=name))
         write_result(result, args.results_dir)
         rows.append(f"| {dataset} | {f1(result)} | {f1(before.get(dataset), info.get('best_seed'))} | {f1(peer.get(dataset))} | "
                     f"{biobert.get(dataset, '–')} |")
-        print(rows[-1], flush=True)
     print(f"\n{model} on each benchmark's test split and own types (strict entity F1, seqeval); spaCy peer: "
           f"results/{args.peer}/\n")
     print("\n".join(rows))
     print(f"\nbioalbert.inference.tag on: {EXAMPLE}")
-    for entity in tag([EXAMPLE], model=model)[0]:
+    for entity in Tagger(model).tag([EXAMPLE])[0]:
         print(f"  {entity.label:<10} {entity.start:>3}-{entity.end:<3} {entity.text!r} ({entity.score:.2f})")
     return 0
 

@@ -16,13 +16,12 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from bioalbert.modeling.loading import load_ner_model
+from bioalbert.ner.corpus_types import BENCHMARK_CORPUS, JOINT_DECODING, predict_corpus_tags
+from bioalbert.ner.scoring import DECODING, load_model, predict_words
 
 from .bioner_data import BioNERFormatError, load_bioner
 from .finetune import INFO_FILE, dataset_name, write_predictions
-from .finetune_joint import BENCHMARK_CORPUS, JOINT_DECODING, predict_corpus_tags
 from .ner_metric import compute_ner_metrics
-from .ner_windows import DECODING, predict_words
 from .results import write_result
 
 logger = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ def evaluate_model(args: EvaluateArguments) -> dict:
     sentences = list(split["tokens"])
     gold = [[names[i] for i in tags] for tags in split["ner_tags"]]
 
-    tokenizer, model = load_ner_model(args.model)  # names the folder if it is missing, incomplete or not for NER
+    tokenizer, model = load_model(args.model)  # once per process; names the folder if it is missing or not for NER
     info_path = Path(args.model, INFO_FILE)
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     # An all-types model (`bioalbert finetune-joint`) scores a benchmark on that benchmark's own types, its

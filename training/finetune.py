@@ -34,13 +34,12 @@ from transformers import (
 )
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
+from bioalbert.ner.scoring import DECODING, decode_tags, predict_words
+from bioalbert.ner.windows import IGNORE_INDEX, encode, sentence_scores
 
-from .budget import TimeBudget, budget_lr_scheduler
 from .bioner_data import BioNERFormatError, load_bioner
+from .budget import TimeBudget, budget_lr_scheduler
 from .ner_metric import compute_ner_metrics
-from .ner_windows import (
-    DECODING, IGNORE_INDEX, decode_tags, encode_windows, make_windows, piece_counts, predict_words, sentence_scores,
-)
 from .precision import precision_flags, precision_name
 from .results import mean_std, write_result
 from .tokenizer import load_tokenizer
@@ -160,9 +159,7 @@ class WindowedSplit:
     def __init__(self, split, tokenizer, max_length, stride):
         self.sentences, self.tag_ids = list(split["tokens"]), list(split["ner_tags"])  # datasets 5 gives Columns
         self.label_names = split.features["ner_tags"].feature.names
-        counts = piece_counts(tokenizer, self.sentences)
-        self.windows = make_windows(counts, max_length - tokenizer.num_special_tokens_to_add(), stride)
-        features, _ = encode_windows(tokenizer, self.sentences, self.windows, max_length, self.tag_ids, counts)
+        self.windows, features, _ = encode(tokenizer, self.sentences, max_length, stride, self.tag_ids)
         self.dataset = Dataset.from_list(features)
 
     def gold_tags(self) -> list[list[str]]:

@@ -45,8 +45,14 @@ from transformers import (
 )
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
+from bioalbert.ner.corpus_types import (
+    BENCHMARK_CORPUS, CORPUS_TYPES, JOINT_DECODING, allowed_labels, decode_corpus_tags, predict_corpus_tags,
+    separate_conventions, union_labels,
+)
+from bioalbert.ner.scoring import predict_scores
+from bioalbert.ner.windows import IGNORE_INDEX, encode, sentence_scores
 
-from .bioner_data import BioNERFormatError, label_list, load_bioner
+from .bioner_data import BioNERFormatError, load_bioner
 from .finetune import (
     INFO_FILE,
     NerTrainer,
@@ -59,90 +65,11 @@ from .finetune import (
     summarize,
 )
 from .ner_metric import compute_ner_metrics
-from .ner_windows import (
-    IGNORE_INDEX, decode_tags, encode_windows, make_windows, piece_counts, predict_scores, sentence_scores,
-)
 from .precision import precision_flags, precision_name
 from .results import write_result
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
-
-# Recorded with every joint score. Runs scored by an earlier decoding (the union labels, then mapped to the corpus's
-# tags; or per-word argmax) are rescored on resume.
-JOINT_DECODING = "iob2-viterbi-corpus-tags"
-
-# Training corpus -> {its tag type: the union types that tag may stand for}. The union types follow HunFlair's
-# names. BC2GM's GENE marks genes and their products, which JNLPBA splits into protein, DNA and RNA: a BC2GM mention
-# may be any of the three, so JNLPBA's finer types are kept apart in the model and merged back into Gene only when
-# BC2GM is scored. JNLPBA's protein is a gene product, the model's Gene. LINNAEUS also tags people named by role
-# (`patients`) as species where Species-800 tags them O; a Person type for them took common species names too (`mice`)
-# and was not kept (docs/research.md, "The Person type").
-CORPUS_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
-    "ncbi_disease": {"Disease": ("Disease",)},
-    "bc5cdr": {"Chemical": ("Chemical",), "Disease": ("Disease",)},
-    "bc2gm": {"Gene": ("Gene", "DNA", "RNA")},
-    "jnlpba": {"protein": ("Gene",), "DNA": ("DNA",), "RNA": ("RNA",), "cell_line": ("CellLine",),
-               "cell_type": ("CellType",)},
-    "linnaeus": {"Species": ("Species",)},
-    "s800": {"Species": ("Species",)},
-}
-# Benchmark scored -> the training corpus whose map it uses. BC5CDR-chem and -disease are the two halves of BC5CDR
-# (the same sentences), trained on once as the combined corpus.
-BENCHMARK_CORPUS = {"ncbi_disease": "ncbi_disease", "bc5cdr_disease": "bc5cdr", "bc5cdr_chem": "bc5cdr",
-                    "bc2gm": "bc2gm", "jnlpba": "jnlpba", "linnaeus": "linnaeus", "s800": "s800"}
-
-
-def separate_conventions(types: list[str], table: dict = CORPUS_TYPES) -> dict[str, dict[str, tuple[str, ...]]]:
-    """`table` with each union type of `types` split into one type per corpus (`Species@linnaeus`,
-    `Species@s800`): where two corpora annotate a type differently (people as species, disease modifiers), each
-    corpus's tags train its own labels, and a corpus is scored without the other corpora's (`corpus_tag_scores`)."""
-    return {corpus: {t: tuple(f"{u}@{corpus}" if u in types else u for u in unions) for t, unions in mapping.items()}
-            for corpus, mapping in table.items()}
-
-
-def union_labels(table: dict = CORPUS_TYPES) -> list[str]:
-    types = {union for mapping in table.values() for unions in mapping.values() for union in unions}
-    return label_list([{f"B-{t}" for t in types}])
-
-
-def allowed_labels(corpus: str, tag: str, labels: list[str], types: set[str] | None = None,
-                   table: dict = CORPUS_TYPES) -> frozenset[int]:
-    """The union label ids that the corpus's `tag` is consistent with, where the tagger annotated `types` of the
-    corpus's types (default: all of them; a single-task teacher of BC5CDR-chem knows only Chemical)."""
-    mapping = {t: unions for t, unions in table[corpus].items() if types is None or t in types}
-    if tag == "O":
-        annotated = {union for unions in mapping.values() for union in unions}
-        return frozenset(i for i, label in enumerate(labels) if label == "O" or label[2:] not in annotated)
-    prefix, corpus_type = tag[:2], tag[2:]
-    if corpus_type not in mapping:
-        raise ValueError(f"{corpus}: tag {tag!r} has a type that CORPUS_TYPES does not map")
-    return frozenset(labels.index(prefix + union) for union in mapping[corpus_type])
-
-
-def corpus_tag_scores(sentence_scores: list[np.ndarray], labels: list[str], corpus: str, types: set[str],
-                      table: dict = CORPUS_TYPES) -> tuple[list[str], list[np.ndarray]]:
-    """`corpus`'s own tags of `types` (O, then B-/I- of each type) and each word's log-probability of them: the
-    summed probability of the union labels a tag stands for, the sets the partial-label loss trains
-    (`allowed_labels`; other types count as O). So a benchmark is decoded by the question the loss answered: a
-    BC2GM gene the model splits between Gene and DNA is a gene with the sum of both, where decoding the union labels
-    first could let O win. Under `separate_conventions`, other corpora's labels of a type the corpus annotates are
-    left out first: the model cannot tell which corpus a text follows, so it splits a word that both call a species
-    between their two labels, and the corpus's own label is the model's answer for it."""
-    own = {label[2:].split("@")[0] for label in labels if label.endswith(f"@{corpus}")}
-    hidden = {i for i, label in enumerate(labels)
-              if "@" in label and not label.endswith(f"@{corpus}") and label[2:].split("@")[0] in own}
-    tags = ["O"] + [f"{prefix}-{t}" for t in sorted(types) for prefix in "BI"]
-    groups = [sorted(allowed_labels(corpus, tag, labels, types, table) - hidden) for tag in tags]
-    return tags, [np.stack([np.logaddexp.reduce(scores[:, group], axis=1) for group in groups], axis=1)
-                  for scores in sentence_scores]
-
-
-def decode_corpus_tags(sentence_scores: list[np.ndarray], labels: list[str], corpus: str, types: set[str],
-                       table: dict = CORPUS_TYPES) -> list[list[str]]:
-    """Each sentence's most probable valid IOB2 sequence of `corpus`'s own tags (`corpus_tag_scores`)."""
-    tags, tag_scores = corpus_tag_scores(sentence_scores, labels, corpus, types, table)
-    return decode_tags(tag_scores, tags)
 
 
 class LabelSets:
@@ -176,10 +103,7 @@ class CorpusSplit:
         self.gold = [[names[i] for i in tags] for tags in split["ner_tags"]]
         self.types = {tag[2:] for tags in self.gold for tag in tags if tag != "O"}
         set_ids = [[label_sets.id(corpus, tag) for tag in tags] for tags in self.gold]
-        counts = piece_counts(tokenizer, self.sentences)
-        self.windows = make_windows(counts, max_length - tokenizer.num_special_tokens_to_add(), stride)
-        self.features, self.positions = encode_windows(tokenizer, self.sentences, self.windows, max_length, set_ids,
-                                                       counts)
+        self.windows, self.features, self.positions = encode(tokenizer, self.sentences, max_length, stride, set_ids)
 
     def with_teacher_rows(self, first_row: int | None) -> list[dict]:
         """The features with `teacher_rows`: on each word's first piece the row of the teacher-target table that
@@ -464,15 +388,6 @@ def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, 
               "dev": dev_metrics, "decoding": JOINT_DECODING}
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
-
-
-def predict_corpus_tags(model, tokenizer, sentences: list[list[str]], corpus: str, corpus_types: dict, types: set[str],
-                        batch_size: int, max_length: int | None, stride: int | None) -> list[list[str]]:
-    """An all-types model's tags for `sentences` as `corpus` annotates them (`corpus_tag_scores`): its tag names
-    (`corpus_types`: its row of the type table), only `types`, IOB2-constrained."""
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    scores = predict_scores(model, tokenizer, sentences, batch_size, max_length, stride)
-    return decode_corpus_tags(scores, labels, corpus, types, {corpus: corpus_types})
 
 
 def score_benchmark(model, tokenizer, benchmark: str, args, batch_size: int, table: dict) -> dict:

@@ -31,7 +31,6 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from bioalbert.hub.cards import PRETRAINING_RECORDS
 from bioalbert.modeling import BioAlbertForPreTraining, BioAlbertForReplacedTokenDetection
 from bioalbert.modeling.configuration_bioalbert import PRESETS
 
@@ -41,7 +40,7 @@ from .init_model import init_model
 from .precision import precision_flags, precision_name
 from .pretraining_data import EpochSetter, NgramMaskingCollator, build_pretraining_dataset, load_documents
 from .recipes import get_recipe
-from .results import environment
+from .results import PRETRAINING_RECORDS, environment
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from bioalbert.modeling.configuration_bioalbert import PRESETS
+from bioalbert.ner.scoring import DECODING
 
 from .datadir import resolve_data_dir
-from .ner_windows import DECODING
 from .recipes import get_recipe
 from .report import BENCHMARKS, write_report
 from .results import describe_machine, load_results

@@ -32,6 +32,9 @@ RESULTS_DIR = Path("results")
 # Folders under results/ that hold other figures (benchmarks, generated tables), not model results.
 NOT_MODEL_RESULTS = {"benchmarks", "pretraining", "reproduce"}
 REQUIRED_KEYS = ("model", "dataset", "split", "entity", "token")
+# `bioalbert pretrain`'s summary in its output folder, then the copy a staged folder carries (results/), so that a
+# folder staged again (models/) or pretrained further keeps its record. Read by pretraining and the model cards.
+PRETRAINING_RECORDS = ("pretraining_metrics.json", "results/pretraining.json")
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from bioalbert.modeling.loading import load_ner_model
+from bioalbert.ner.corpus_types import BENCHMARK_CORPUS, corpus_tag_scores
+from bioalbert.ner.scoring import decode_tags, predict_scores
 from bioalbert.training.bioner_data import load_bioner
 from bioalbert.training.finetune import INFO_FILE
-from bioalbert.training.finetune_joint import BENCHMARK_CORPUS, corpus_tag_scores
 from bioalbert.training.ner_metric import compute_ner_metrics
-from bioalbert.training.ner_windows import decode_tags, predict_scores
 from bioalbert.training.results import describe_machine, environment
 
 BIASES = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
