@@ -174,7 +174,10 @@ def test_help_lists_every_option(capsys):
 
 
 def test_missing_benchmark_is_reported_without_a_traceback(micro_pretrained_dir, tmp_path, capsys):
-    code = finetune.main(["--model", str(micro_pretrained_dir), "--dataset", "bc4chemd", "--output-dir", str(tmp_path)])
+    from bioalbert.cli import main as cli_main
+
+    code = cli_main(["finetune", "--model", str(micro_pretrained_dir), "--dataset", "bc4chemd", "--output-dir",
+                     str(tmp_path)])
     assert code == 2
     assert "bioalbert finetune: error: Benchmark 'bc4chemd' is not available" in capsys.readouterr().err
 

@@ -9,6 +9,7 @@ from datasets import Dataset
 
 from bioalbert.training.demo import main as demo_main
 from bioalbert.training.evaluate import main as evaluate_main
+from bioalbert.cli import main as cli_main
 from bioalbert.ner.corpus_types import allowed_labels, decode_corpus_tags, separate_conventions, union_labels
 from bioalbert.training.finetune_joint import (
     CorpusSplit,
@@ -253,7 +254,8 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
               "--save-steps", "100", "--learning-rate", "3e-3", "--per-device-train-batch-size", "16", "--use-cpu", "true", "--report-to", "none", "--disable-tqdm", "true",
               "--results-dir", str(results), "--model-name", "taught"]
     # The NCBI-disease model tags diseases: a teacher for BC5CDR-disease too, but not for BC2GM's genes.
-    assert main(common[:3] + ["ncbi_disease", "bc2gm"] + common[5:] + ["--teachers", f"bc2gm={ner_dir}"]) == 2
+    assert cli_main(["finetune-joint", *common[:3], "ncbi_disease", "bc2gm", *common[5:], "--teachers",
+                     f"bc2gm={ner_dir}"]) == 2
     assert "['Disease'], but bc2gm annotates ['Gene']" in capsys.readouterr().err
     assert main(common + ["--teachers", f"ncbi_disease={ner_dir}", f"bc5cdr_disease={ner_dir}",
                           "--separate-conventions", "Disease"]) == 0
@@ -277,7 +279,17 @@ def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_
 
 
 def test_unknown_corpus_is_one_clear_line(micro_pretrained_dir, tmp_path, capsys):
-    code = main(["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "chemdner",
+    code = cli_main(["finetune-joint", "--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "chemdner",
                  "--output-dir", str(tmp_path / "out")])
     assert code == 2
     assert "unknown corpus 'chemdner'" in capsys.readouterr().err
+
+
+def test_both_jobs_share_the_budget_flags_and_say_the_budget_spans_resumes(capsys):
+    from bioalbert.training import finetune
+
+    for job in (finetune.main, main):
+        with pytest.raises(SystemExit):
+            job(["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--lr-schedule-over-budget" in text and "Total training time of each seed in minutes, counted across --resume" in text

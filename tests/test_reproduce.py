@@ -178,3 +178,31 @@ def test_the_table_states_each_models_seeds_and_minutes_from_its_results_files(t
     (encoder / "results" / "pretraining.json").write_text(json.dumps(
         {"global_step": 4000, "train_runtime_s": 4500.0, "total_steps": 10400, "total_train_runtime_s": 14700.0}))
     assert pretraining_cost(encoder) == "`encoder` was pretrained 10,400 steps in 245 minutes"  # continued runs too
+
+
+def parse_recipe_flags(recipe) -> None:
+    """Each stage's command line, as `run` builds it, through that command's own parser."""
+    from transformers import HfArgumentParser
+
+    from bioalbert.training import finetune, pretrain, reproduce
+    from bioalbert.training.tokenizer import TokenizerArguments
+
+    as_text = lambda argv: [str(arg) for arg in argv]  # noqa: E731 (as `call` passes them)
+    HfArgumentParser(TokenizerArguments).parse_args_into_dataclasses(as_text(reproduce.tokenizer_argv(recipe, "d", "t")))
+    pretrain.parse_args(as_text(reproduce.pretrain_argv(recipe, "d", "t", "p", "r")))
+    for dataset in ["ncbi_disease", *recipe.finetune_flags_by_dataset]:
+        finetune.parse_args(as_text(reproduce.finetune_argv(recipe, "m", dataset, "d", "o", "n", "r", recipe.seeds)))
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_every_recipes_flags_parse_before_anything_runs(name):
+    """A typo in a recipe fails here in seconds, not after an hour of pretraining."""
+    parse_recipe_flags(RECIPES[name])
+
+
+@pytest.mark.parametrize("stage", ["tokenizer_flags", "pretrain_flags", "finetune_flags"])
+def test_a_typo_in_any_stages_flags_fails_the_check(stage):
+    flag = "--max_steps" if stage == "pretrain_flags" else "--vocab-size" if stage == "tokenizer_flags" else "--seeds"
+    recipe = replace(RECIPES["cpu-demo"], **{stage: (flag + "s", "2")})
+    with pytest.raises((ValueError, SystemExit)):
+        parse_recipe_flags(recipe)

@@ -121,6 +121,14 @@ def read_conll(path: str | os.PathLike, repair_iob: bool = False) -> list[dict]:
     return sentences
 
 
+def first_sentences(raw: DatasetDict, limits: dict[str, int | None]) -> DatasetDict:
+    """Each split of `raw` cut to its first `limits[split]` sentences (None: all)."""
+    for split, limit in limits.items():
+        if split in raw and limit is not None:
+            raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
+    return raw
+
+
 def label_list(tag_sets) -> list[str]:
     """`O`, then `B-`/`I-` for every entity type in any of the tag sets, types in sorted order."""
     return iob2_labels({tag[2:] for tags in tag_sets for tag in tags if tag != "O"})

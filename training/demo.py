@@ -11,7 +11,7 @@ the spaCy peer's and BioBERT's published F1, then tags an example abstract. The 
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -22,7 +22,7 @@ from bioalbert.ner.corpus_types import BENCHMARK_CORPUS
 
 from .datadir import resolve_data_dir
 from .report import reference_numbers
-from .results import load_results, write_result
+from .results import load_results
 
 EXAMPLE = ("Germline mutations in BRCA1 predispose carriers to hereditary breast and ovarian cancer; tamoxifen "
            "reduces the risk in BRCA1 carriers and in mice, and IL-2 activates T cells.")
@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     # minute the test sets take.
     for dataset in tqdm(datasets, desc="Scoring the test sets", unit="benchmark"):
         result = evaluate_model(EvaluateArguments(model=model, dataset=dataset, data_dir=str(data_dir), model_name=name))
-        write_result(result, args.results_dir)
-        rows.append(f"| {dataset} | {f1(result)} | {f1(before.get(dataset), info.get('best_seed'))} | {f1(peer.get(dataset))} | "
+        result.write(args.results_dir)
+        rows.append(f"| {dataset} | {f1(asdict(result))} | {f1(before.get(dataset), info.get('best_seed'))} | {f1(peer.get(dataset))} | "
                     f"{biobert.get(dataset, '–')} |")
     print(f"\n{model} on each benchmark's test split and own types (strict entity F1, seqeval); spaCy peer: "
           f"results/{args.peer}/\n")

@@ -19,10 +19,10 @@ from transformers import HfArgumentParser
 from bioalbert.ner.corpus_types import BENCHMARK_CORPUS, JOINT_DECODING, predict_corpus_tags
 from bioalbert.ner.scoring import DECODING, load_model, predict_words
 
-from .bioner_data import BioNERFormatError, load_bioner
+from .bioner_data import first_sentences, load_bioner
 from .finetune import INFO_FILE, dataset_name, write_predictions
 from .ner_metric import compute_ner_metrics
-from .results import write_result
+from .results import Result
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,12 @@ class EvaluateArguments:
     predictions_file: str | None = field(default=None, metadata={"help": "Also write token TAB gold TAB predicted here."})
 
 
-def evaluate_model(args: EvaluateArguments) -> dict:
+def evaluate_model(args: EvaluateArguments) -> Result:
     started = time.perf_counter()
     raw = load_bioner(args.dataset, args.data_dir, test_file=args.test_file, repair_iob=args.repair_iob)
     if args.split not in raw:
         raise ValueError(f"The data has no {args.split!r} split (it has {list(raw)})")
-    split = raw[args.split]
-    if args.max_sentences is not None:
-        split = split.select(range(min(args.max_sentences, len(split))))
+    split = first_sentences(raw, {args.split: args.max_sentences})[args.split]
     names = split.features["ner_tags"].feature.names
     sentences = list(split["tokens"])
     gold = [[names[i] for i in tags] for tags in split["ner_tags"]]
@@ -84,25 +82,13 @@ def evaluate_model(args: EvaluateArguments) -> dict:
         write_predictions(Path(args.predictions_file), sentences, gold, predictions)
 
     seed = info.get("best_seed")
-    entity = {key.removeprefix("entity_"): metrics[key] for key in ("entity_f1", "entity_precision", "entity_recall")}
-    token = {key.removeprefix("token_"): metrics[key] for key in ("token_f1", "token_precision", "token_recall")}
-    return {
-        "model": args.model_name or Path(args.model).name,
-        "model_path": args.model,
-        "base_model": info.get("base_model"),
-        "dataset": dataset_name(args),
-        "split": args.split,
-        "decoding": DECODING if corpus_types is None else JOINT_DECODING,
-        "seeds": [seed] if seed is not None else [],
-        "entity": {**entity, "f1_std": 0.0, "number": metrics["entity_number"]},
-        "token": {**token, "f1_std": 0.0, "number": metrics["token_number"]},
-        "per_type": metrics["per_type"],
-        "runs": [{"seed": seed, "entity_f1": metrics["entity_f1"], "token_f1": metrics["token_f1"]}],
-        "training": None,
-        "sentences": len(gold),
-        "predict_wall_time_s": round(predict_time, 1),
-        "wall_time_s": round(time.perf_counter() - started, 1),
-    }
+    return Result.scored(
+        [metrics], model=args.model_name or Path(args.model).name, model_path=args.model,
+        base_model=info.get("base_model"), dataset=dataset_name(args), split=args.split,
+        decoding=DECODING if corpus_types is None else JOINT_DECODING, seeds=[seed] if seed is not None else [],
+        runs=[{"seed": seed, "entity_f1": metrics["entity_f1"], "token_f1": metrics["token_f1"]}], training=None,
+        sentences=len(gold), predict_wall_time_s=round(predict_time, 1),
+        wall_time_s=round(time.perf_counter() - started, 1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,16 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.test_file and not args.dataset:
         args.split = "test"
-    try:
-        result = evaluate_model(args)
-    except (FileNotFoundError, ConnectionError, BioNERFormatError) as error:
-        print(f"bioalbert evaluate: error: {error}", file=sys.stderr)  # bad input or setup: no traceback
-        return 2
-    path = write_result(result, args.results_dir)
+    result = evaluate_model(args)  # bad input: one line from the CLI (INPUT_ERRORS)
+    path = result.write(args.results_dir)
     print(
-        f"{result['model']} on {result['dataset']} [{result['split']}]: entity F1 {100 * result['entity']['f1']:.2f} "
-        f"(P {100 * result['entity']['precision']:.2f}, R {100 * result['entity']['recall']:.2f}), "
-        f"token F1 {100 * result['token']['f1']:.2f}; written to {path}"
+        f"{result.model} on {result.dataset} [{result.split}]: entity F1 {100 * result.entity['f1']:.2f} "
+        f"(P {100 * result.entity['precision']:.2f}, R {100 * result.entity['recall']:.2f}), "
+        f"token F1 {100 * result.token['f1']:.2f}; written to {path}"
     )
     return 0
 

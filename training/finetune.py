@@ -17,7 +17,7 @@ import shutil
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -37,11 +37,11 @@ import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto clas
 from bioalbert.ner.scoring import DECODING, decode_tags, predict_words
 from bioalbert.ner.windows import IGNORE_INDEX, encode, sentence_scores
 
-from .bioner_data import BioNERFormatError, load_bioner
+from .bioner_data import first_sentences, load_bioner
 from .budget import TimeBudget, budget_lr_scheduler
 from .ner_metric import compute_ner_metrics
 from .precision import precision_flags, precision_name
-from .results import mean_std, write_result
+from .results import Result
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -81,13 +81,16 @@ class DataArguments:
 
 @dataclass
 class RunArguments:
-    seeds: list[int] = field(default_factory=lambda: [42], metadata={"help": "One fine-tuning run per seed."})
+    """What a fine-tuning job does with its seeds; `bioalbert finetune` and `bioalbert finetune-joint` share it."""
+
+    seeds: list[int] = field(default_factory=lambda: [42], metadata={"help": "One run per seed; the best on dev is kept."})
     resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in --output-dir."})
     model_name: str | None = field(default=None, metadata={"help": "Name in results/<name>/ (default: the output folder's name)."})
     results_dir: str = field(default="results", metadata={"help": "Where results/<model>/<dataset>.json goes."})
     max_train_minutes: float | None = field(
         default=None,
-        metadata={"help": "Stop training after this many minutes (per seed and process), evaluating and saving there."},
+        metadata={"help": "Total training time of each seed in minutes, counted across --resume (the time before an "
+                  "interruption counts); training stops there with a last evaluation and checkpoint."},
     )
     lr_schedule_over_budget: bool = field(
         default=False,
@@ -119,10 +122,13 @@ class NerTrainingArguments(TrainingArguments):
     )
 
 
-def parse_args(argv):
+def parse_job_args(argv, dataclass_types=(ModelArguments, DataArguments, RunArguments, NerTrainingArguments)):
+    """The argument dataclasses of a fine-tuning job (RunArguments and a NerTrainingArguments among them)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, NerTrainingArguments))
-    model_args, data_args, run_args, training_args = parser.parse_args_into_dataclasses(precision_flags() + argv)
+    parser = HfArgumentParser(dataclass_types)
+    parsed = parser.parse_args_into_dataclasses(precision_flags() + argv)
+    run_args = next(args for args in parsed if isinstance(args, RunArguments))
+    training_args = next(args for args in parsed if isinstance(args, NerTrainingArguments))
     if training_args.output_dir is None:
         parser.error("--output-dir is required")
     if run_args.lr_schedule_over_budget and not run_args.max_train_minutes:
@@ -130,7 +136,10 @@ def parse_args(argv):
     if run_args.lr_schedule_over_budget and training_args.lr_scheduler_type != "linear":
         parser.error("--lr-schedule-over-budget is a linear warmup and decay; it cannot be combined with "
                      f"--lr-scheduler-type {training_args.lr_scheduler_type}")
-    return model_args, data_args, run_args, training_args
+    return parsed
+
+
+parse_args = parse_job_args
 
 
 def load_data(data_args):
@@ -140,10 +149,7 @@ def load_data(data_args):
     )
     limits = {"train": data_args.max_train_sentences, "validation": data_args.max_eval_sentences,
               "test": data_args.max_test_sentences}
-    for split, limit in limits.items():
-        if split in raw and limit is not None:
-            raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
-    return raw
+    return first_sentences(raw, limits)
 
 
 def dataset_name(data_args) -> str:
@@ -159,8 +165,16 @@ class WindowedSplit:
     def __init__(self, split, tokenizer, max_length, stride):
         self.sentences, self.tag_ids = list(split["tokens"]), list(split["ner_tags"])  # datasets 5 gives Columns
         self.label_names = split.features["ner_tags"].feature.names
+        self.tokenizer, self.max_length, self.stride = tokenizer, max_length, stride
         self.windows, features, _ = encode(tokenizer, self.sentences, max_length, stride, self.tag_ids)
         self.dataset = Dataset.from_list(features)
+
+    def predict(self, model, batch_size: int) -> list[list[str]]:
+        return predict_words(model, self.tokenizer, self.sentences, batch_size, self.max_length, self.stride)
+
+    def score(self, model, batch_size: int) -> dict:
+        """The metric of `compute_metrics`, from a saved model (to rescore a finished run)."""
+        return without_per_type(compute_ner_metrics(self.gold_tags(), self.predict(model, batch_size)))
 
     def gold_tags(self) -> list[list[str]]:
         return [[self.label_names[i] for i in tags] for tags in self.tag_ids]
@@ -171,8 +185,11 @@ class WindowedSplit:
         window_scores = [scores[labels != IGNORE_INDEX] for scores, labels in zip(log_probs, label_ids)]
         predictions = decode_tags(sentence_scores(self.windows, window_scores, [len(words) for words in self.sentences],
                                                   len(self.label_names)), self.label_names)
-        metrics = compute_ner_metrics(self.gold_tags(), predictions)
-        return {key: value for key, value in metrics.items() if key != "per_type"}
+        return without_per_type(compute_ner_metrics(self.gold_tags(), predictions))
+
+
+def without_per_type(metrics: dict) -> dict:
+    return {key: value for key, value in metrics.items() if key != "per_type"}
 
 
 class NerTrainer(Trainer):
@@ -205,21 +222,52 @@ def write_predictions(path: Path, sentences, gold, predicted):
             handle.write("\n")
 
 
-def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, dev, test, resume, callbacks=()):
-    """Fine-tunes with one seed in `output_dir`, returns the run's record (also saved as `run.json`)."""
+@dataclass
+class SeedSetup:
+    """What every seed of a fine-tuning job trains on and is scored with. The joint job brings its own collator,
+    Trainer (its loss) and dev set; the single-task job also scores a test split into each seed's record."""
+
+    model: str  # the checkpoint to fine-tune
+    labels: list[str]
+    tokenizer: object
+    train: Dataset
+    dev: object  # .dataset, .compute_metrics (the Trainer's dev metric) and .score(model, batch_size)
+    decoding: str  # recorded in run.json: a seed finished under another decoding is rescored on --resume
+    num_hidden_groups: int | None = None
+    collator: object = None  # default: DataCollatorForTokenClassification
+    trainer_class: type = None  # default: NerTrainer
+    trainer_kwargs: dict = field(default_factory=dict)
+    test: "WindowedSplit | None" = None
+
+
+def train_seeds(setup: SeedSetup, training_args, run_args, callbacks=()) -> list[dict]:
+    """One run per seed in `<output_dir>/seed-<seed>/`, each with the whole time budget; their records."""
+    output_dir, runs = Path(training_args.output_dir), []
+    for seed in run_args.seeds:
+        seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed)
+        budget = [TimeBudget(run_args.max_train_minutes, schedules_lr=run_args.lr_schedule_over_budget)
+                  ] if run_args.max_train_minutes else []
+        runs.append(train_seed(seed, setup, seed_args, run_args.resume, [*callbacks, *budget]))
+        logger.info("Seed %d: dev entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
+    return runs
+
+
+def train_seed(seed: int, setup: SeedSetup, training_args, resume: bool, callbacks=()) -> dict:
+    """Fine-tunes with one seed in `output_dir`, returns the run's record (also saved as `run.json`). With `resume`,
+    a finished seed is kept (rescored if another decoding scored it), an unfinished one continues from its last
+    complete checkpoint."""
     output_dir = Path(training_args.output_dir)
-    record_path = output_dir / "run.json"
+    record_path, batch_size = output_dir / "run.json", training_args.per_device_eval_batch_size
     if resume and record_path.is_file():
         record = json.loads(record_path.read_text())
-        if record.get("decoding") == DECODING:
+        if record.get("decoding") == setup.decoding:
             logger.info("Seed %d already finished in %s; keeping it", seed, output_dir)
             return record
-        logger.info("Seed %d finished in %s, scored by per-word argmax; rescoring dev and test with %s decoding",
-                    seed, output_dir, DECODING)
+        logger.info("Seed %d finished in %s under another decoding; rescoring with %s", seed, output_dir,
+                    setup.decoding)
         model = AutoModelForTokenClassification.from_pretrained(output_dir)
-        dev_scores = compute_ner_metrics(dev.gold_tags(), predict_split(model, tokenizer, dev, model_args, training_args))
-        record["dev"].update({key: value for key, value in dev_scores.items() if key != "per_type"})
-        return finish_record(record, model, tokenizer, test, model_args, training_args, record_path)
+        record["dev"].update(setup.dev.score(model, batch_size))
+        return finish_record(record, model, setup, batch_size, record_path)
     checkpoint = last_complete_checkpoint(output_dir) if output_dir.is_dir() else None
     if checkpoint is not None and not resume:
         raise FileExistsError(
@@ -228,21 +276,22 @@ def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, de
         )
     set_seed(seed)  # before the model, so that the new classifier head is seeded too
     model = AutoModelForTokenClassification.from_pretrained(
-        model_args.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
+        setup.model, num_labels=len(setup.labels), id2label=dict(enumerate(setup.labels)),
+        label2id={label: i for i, label in enumerate(setup.labels)},
     )
-    if model_args.num_hidden_groups:
-        model.untie_layer_groups(model_args.num_hidden_groups)  # before the Trainer, so a checkpoint resumes into its shape
-    trainer = NerTrainer(
+    if setup.num_hidden_groups:
+        model.untie_layer_groups(setup.num_hidden_groups)  # before the Trainer, so a checkpoint resumes into its shape
+    trainer = (setup.trainer_class or NerTrainer)(
         model=model,
         args=training_args,
-        train_dataset=train.dataset,
-        eval_dataset=dev.dataset,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=dev.compute_metrics,
+        train_dataset=setup.train,
+        eval_dataset=setup.dev.dataset,
+        data_collator=setup.collator or DataCollatorForTokenClassification(setup.tokenizer),
+        processing_class=setup.tokenizer,
+        compute_metrics=setup.dev.compute_metrics,
         preprocess_logits_for_metrics=log_softmax_logits,
         callbacks=list(callbacks),
+        **setup.trainer_kwargs,
     )
     started = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -261,61 +310,32 @@ def train_one_seed(seed, model_args, training_args, tokenizer, labels, train, de
     }
     # Scored as it is used: in fp32. Under bf16 the Trainer's accelerator wraps forward in autocast; unwrap it.
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
-    return finish_record(record, model, tokenizer, test, model_args, training_args, record_path)
+    return finish_record(record, model, setup, batch_size, record_path)
 
 
-def predict_split(model, tokenizer, split: "WindowedSplit", model_args, training_args) -> list[list[str]]:
-    return predict_words(model, tokenizer, split.sentences, training_args.per_device_eval_batch_size,
-                         model_args.max_seq_length, model_args.window_stride)
-
-
-def finish_record(record, model, tokenizer, test, model_args, training_args, record_path: Path) -> dict:
+def finish_record(record: dict, model, setup: SeedSetup, batch_size: int, record_path: Path) -> dict:
     """Adds the test scores (and test_predictions.tsv) to a seed's record and saves it as run.json."""
-    if test is not None:
+    if setup.test is not None:
         started = time.perf_counter()
-        predictions = predict_split(model, tokenizer, test, model_args, training_args)
-        record["test"] = compute_ner_metrics(test.gold_tags(), predictions)
+        predictions = setup.test.predict(model, batch_size)
+        record["test"] = compute_ner_metrics(setup.test.gold_tags(), predictions)
         record["test_wall_time_s"] = round(time.perf_counter() - started, 1)
-        write_predictions(record_path.parent / "test_predictions.tsv", test.sentences, test.gold_tags(), predictions)
-    record["decoding"] = DECODING
+        write_predictions(record_path.parent / "test_predictions.tsv", setup.test.sentences, setup.test.gold_tags(),
+                          predictions)
+    record["decoding"] = setup.decoding
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
-def summarize(runs: list[dict]) -> dict:
-    """Mean and standard deviation over seeds of the test scores, in the results-file schema."""
-    tests = [run["test"] for run in runs]
-    summary = {}
-    for level in ("entity", "token"):
-        f1, f1_std = mean_std([test[f"{level}_f1"] for test in tests])
-        summary[level] = {
-            "f1": f1, "f1_std": f1_std,
-            "precision": statistics.fmean(test[f"{level}_precision"] for test in tests),
-            "recall": statistics.fmean(test[f"{level}_recall"] for test in tests),
-        }
-    types = sorted({entity for test in tests for entity in test["per_type"]})
-    summary["per_type"] = {
-        entity: {
-            **{key: statistics.fmean(test["per_type"].get(entity, {}).get(key, 0.0) for test in tests)
-               for key in ("precision", "recall", "f1")},
-            "number": max(test["per_type"].get(entity, {}).get("number", 0) for test in tests),
-        }
-        for entity in types
-    }
-    return summary
-
-
-def copy_model_files(source: Path, target: Path):
-    for path in source.iterdir():
+def keep_best_seed(runs: list[dict], output_dir: Path, info: dict) -> dict:
+    """The run with the best dev entity F1: its model is copied to `output_dir`, with `info` (and `best_seed`) as
+    bioalbert_finetune.json."""
+    best = max(runs, key=lambda record: record["dev"]["entity_f1"])
+    for path in (output_dir / f"seed-{best['seed']}").iterdir():
         if path.is_file() and path.name not in ("run.json", "test_predictions.tsv", "training_args.bin"):
-            shutil.copy2(path, target / path.name)
-
-
-def time_budget(run_args) -> list[TimeBudget]:
-    """A fresh `TimeBudget` per seed (each gets the whole budget), or none without --max-train-minutes."""
-    if not run_args.max_train_minutes:
-        return []
-    return [TimeBudget(run_args.max_train_minutes, schedules_lr=run_args.lr_schedule_over_budget)]
+            shutil.copy2(path, output_dir / path.name)
+    (output_dir / INFO_FILE).write_text(json.dumps({**info, "best_seed": best["seed"]}, indent=2) + "\n")
+    return best
 
 
 def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
@@ -336,72 +356,55 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
     }
     for split, data in windowed.items():
         logger.info("%s: %d sentences -> %d windows", split, len(data.sentences), len(data.windows))
-    output_dir = Path(training_args.output_dir)
-    runs = []
-    for seed in run_args.seeds:
-        seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed)
-        runs.append(train_one_seed(seed, model_args, seed_args, tokenizer, labels, windowed["train"],
-                                   windowed["validation"], windowed.get("test"), run_args.resume,
-                                   [*callbacks, *time_budget(run_args)]))
-        logger.info("Seed %d: dev entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
+    setup = SeedSetup(model_args.model, labels, tokenizer, windowed["train"].dataset, windowed["validation"], DECODING,
+                      model_args.num_hidden_groups, test=windowed.get("test"))
+    runs = train_seeds(setup, training_args, run_args, callbacks)
+    output_dir, name = Path(training_args.output_dir), dataset_name(data_args)
+    keep_best_seed(runs, output_dir, {"base_model": model_args.model, "dataset": name, "labels": labels,
+                                      "seeds": run_args.seeds, "max_seq_length": model_args.max_seq_length,
+                                      "window_stride": model_args.window_stride})
+    fields = dict(
+        model=run_args.model_name or output_dir.name, model_path=str(output_dir), base_model=model_args.model,
+        dataset=name, split="test", decoding=DECODING, seeds=run_args.seeds,
+        runs=[{"seed": r["seed"], "dev_entity_f1": r["dev"]["entity_f1"], "dev_token_f1": r["dev"]["token_f1"],
+               **({"entity_f1": r["test"]["entity_f1"], "token_f1": r["test"]["token_f1"]} if "test" in r else {}),
+               "epochs": r["epochs"], "global_step": r["global_step"], "train_wall_time_s": r["train_wall_time_s"]}
+              for r in runs],
+        training={**training_record(runs, run_args, training_args, model_args.max_seq_length,
+                                    model_args.num_hidden_groups),
+                  "train_sentences": len(windowed["train"].sentences), "train_windows": len(windowed["train"].windows),
+                  "dev_sentences": len(windowed["validation"].sentences)},
+        wall_time_s=round(time.perf_counter() - started, 1),
+    )
+    if "test" not in windowed:
+        return fields
+    result = Result.scored([r["test"] for r in runs], test_sentences=len(windowed["test"].sentences), **fields)
+    logger.info("Results written to %s", result.write(run_args.results_dir))
+    return asdict(result)
 
-    best = max(runs, key=lambda record: record["dev"]["entity_f1"])
-    copy_model_files(output_dir / f"seed-{best['seed']}", output_dir)
-    name = dataset_name(data_args)
-    info = {"base_model": model_args.model, "dataset": name, "labels": labels, "seeds": run_args.seeds,
-            "best_seed": best["seed"], "max_seq_length": model_args.max_seq_length,
-            "window_stride": model_args.window_stride}
-    (output_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
-    result = {
-        "model": run_args.model_name or output_dir.name,
-        "model_path": str(output_dir),
-        "base_model": model_args.model,
-        "dataset": name,
-        "split": "test",
-        "decoding": DECODING,
-        "seeds": run_args.seeds,
-        "runs": [
-            {"seed": r["seed"], "dev_entity_f1": r["dev"]["entity_f1"], "dev_token_f1": r["dev"]["token_f1"],
-             **({"entity_f1": r["test"]["entity_f1"], "token_f1": r["test"]["token_f1"]} if "test" in r else {}),
-             "epochs": r["epochs"], "global_step": r["global_step"], "train_wall_time_s": r["train_wall_time_s"]}
-            for r in runs
-        ],
-        "training": {
-            "epochs": statistics.fmean(r["epochs"] for r in runs),
-            "max_epochs": training_args.num_train_epochs,
-            "max_train_minutes": run_args.max_train_minutes,
-            "lr_scheduler": ("linear over the time budget" if run_args.lr_schedule_over_budget
-                             else getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)),
-            "learning_rate": training_args.learning_rate,
-            "batch_size": training_args.per_device_train_batch_size,
-            "max_seq_length": model_args.max_seq_length,
-            "num_hidden_groups": model_args.num_hidden_groups,
-            "precision": precision_name(training_args),
-            "torch_threads": torch.get_num_threads(),
-            "train_sentences": len(windowed["train"].sentences),
-            "train_windows": len(windowed["train"].windows),
-            "dev_sentences": len(windowed["validation"].sentences),
-            "train_wall_time_s": round(sum(r["train_wall_time_s"] for r in runs), 1),
-        },
-        "wall_time_s": round(time.perf_counter() - started, 1),
+def training_record(runs: list[dict], run_args, training_args, max_seq_length: int, num_hidden_groups) -> dict:
+    """How a job's seeds were trained, as the results file's `training` records it (both jobs add their data)."""
+    return {
+        "epochs": statistics.fmean(r["epochs"] for r in runs),
+        "max_epochs": training_args.num_train_epochs,
+        "max_train_minutes": run_args.max_train_minutes,
+        "lr_scheduler": ("linear over the time budget" if run_args.lr_schedule_over_budget
+                         else getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)),
+        "learning_rate": training_args.learning_rate,
+        "batch_size": training_args.per_device_train_batch_size,
+        "max_seq_length": max_seq_length,
+        "num_hidden_groups": num_hidden_groups,
+        "precision": precision_name(training_args),
+        "torch_threads": torch.get_num_threads(),
+        "train_wall_time_s": round(sum(r["train_wall_time_s"] for r in runs), 1),
     }
-    if "test" in windowed:
-        result["test_sentences"] = len(windowed["test"].sentences)
-        result.update(summarize(runs))
-        path = write_result(result, run_args.results_dir)
-        logger.info("Results written to %s", path)
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     model_args, data_args, run_args, training_args = parse_args(argv)
-    try:
-        result = run(model_args, data_args, run_args, training_args)
-    except (FileNotFoundError, FileExistsError, ConnectionError, BioNERFormatError) as error:
-        print(f"bioalbert finetune: error: {error}", file=sys.stderr)  # bad input or setup: no traceback
-        return 2
+    result = run(model_args, data_args, run_args, training_args)  # bad input: one line from the CLI (INPUT_ERRORS)
     if "entity" in result:
         print(
             f"{result['dataset']}: test entity F1 {100 * result['entity']['f1']:.2f} "

@@ -36,13 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import Dataset, concatenate_datasets, interleave_datasets
-from transformers import (
-    AutoConfig,
-    AutoModelForTokenClassification,
-    DataCollatorForTokenClassification,
-    HfArgumentParser,
-    set_seed,
-)
+from transformers import AutoConfig, AutoModelForTokenClassification, DataCollatorForTokenClassification
 
 import bioalbert.modeling  # noqa: F401  (registers BioAlbert with the Auto classes)
 from bioalbert.ner.corpus_types import (
@@ -52,21 +46,13 @@ from bioalbert.ner.corpus_types import (
 from bioalbert.ner.scoring import predict_scores
 from bioalbert.ner.windows import IGNORE_INDEX, encode, sentence_scores
 
-from .bioner_data import BioNERFormatError, load_bioner
+from .bioner_data import first_sentences, load_bioner
 from .finetune import (
-    INFO_FILE,
-    NerTrainer,
-    NerTrainingArguments,
-    UNTIE_HELP,
-    TimeBudget,
-    copy_model_files,
-    last_complete_checkpoint,
-    log_softmax_logits,
-    summarize,
+    ModelArguments, NerTrainer, NerTrainingArguments, RunArguments, SeedSetup, keep_best_seed, parse_job_args,
+    train_seeds, training_record,
 )
 from .ner_metric import compute_ner_metrics
-from .precision import precision_flags, precision_name
-from .results import write_result
+from .results import Result
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -98,6 +84,7 @@ class CorpusSplit:
 
     def __init__(self, corpus, split, tokenizer, label_sets, max_length, stride):
         self.corpus, self.corpus_types = corpus, label_sets.table[corpus]
+        self.tokenizer, self.max_length, self.stride = tokenizer, max_length, stride
         names = split.features["ner_tags"].feature.names
         self.sentences = list(split["tokens"])
         self.gold = [[names[i] for i in tags] for tags in split["ner_tags"]]
@@ -249,22 +236,23 @@ class JointDev:
         metrics["entity_f1"] = statistics.fmean(metrics.values())
         return metrics
 
-    def score(self, model, tokenizer, batch_size: int, max_length: int, stride: int) -> dict:
+    def score(self, model, batch_size: int) -> dict:
         """The metric of `compute_metrics`, computed from a saved model (to rescore a finished run)."""
-        metrics = {f"{split.corpus}_entity_f1": split.entity_f1(
-            predict_scores(model, tokenizer, split.sentences, batch_size, max_length, stride), self.labels)
+        metrics = {f"{split.corpus}_entity_f1": split.entity_f1(predict_scores(
+            model, split.tokenizer, split.sentences, batch_size, split.max_length, split.stride), self.labels)
             for split in self.splits}
         return {**metrics, "entity_f1": statistics.fmean(metrics.values())}
 
 
 @dataclass
 class JointArguments:
-    model: str = field(metadata={"help": "Pretrained BioALBERT folder or Hub id to fine-tune."})
+    """The joint job's data; the model, seed and budget flags are `bioalbert finetune`'s (ModelArguments,
+    RunArguments), and mean the same here."""
+
     corpora: list[str] = field(default_factory=lambda: list(CORPUS_TYPES), metadata={"help": "Training corpora."})
     benchmarks: list[str] = field(default_factory=lambda: list(BENCHMARK_CORPUS),
                                   metadata={"help": "Benchmarks scored on their test splits at the end."})
     data_dir: str | None = field(default=None, metadata={"help": "Folder holding bioner/<name>/ (default: $BIOALBERT_DATA, ../shared/data)."})
-    seeds: list[int] = field(default_factory=lambda: [42], metadata={"help": "One run per seed; the best on dev is kept."})
     max_eval_sentences: int | None = field(default=1000, metadata={"help": "Dev sentences per corpus for checkpoint choice."})
     max_train_sentences: int | None = field(default=None, metadata={"help": "Training sentences per corpus (default: all)."})
     corpus_sampling_exponent: float | None = field(default=None, metadata={
@@ -272,16 +260,9 @@ class JointArguments:
                 "corpus has been seen once per epoch (0: uniform, 0.5: small corpora upsampled). Default: the corpora "
                 "concatenated once per epoch."})
     max_test_sentences: int | None = field(default=None, metadata={"help": "Test sentences per benchmark (default: all)."})
-    max_seq_length: int = field(default=128, metadata={"help": "Pieces per window."})
-    window_stride: int = field(default=32, metadata={"help": "Pieces of context that consecutive windows share."})
-    max_train_minutes: float | None = field(default=None, metadata={"help": "Stop each seed's training after this many minutes."})
-    model_name: str | None = field(default=None, metadata={"help": "Name in results/<name>/ (default: the output folder's name)."})
-    results_dir: str = field(default="results", metadata={"help": "Where results/<model>/<benchmark>.json go."})
-    resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in --output-dir."})
     separate_conventions: list[str] = field(default_factory=list, metadata={
         "help": "Union types to split into one label per corpus (e.g. Species Disease): each corpus trains and is "
                 "scored with its own convention of the type."})
-    num_hidden_groups: int | None = field(default=None, metadata={"help": UNTIE_HELP})
     teachers: list[str] = field(default_factory=list, metadata={
         "help": "Single-task models to learn from besides the gold tags, as BENCHMARK=MODEL (e.g. "
                 "bc5cdr_chem=runs/reproduce/cpu-full/ner/cpu-full-bc5cdr_chem); each labels its benchmark's "
@@ -296,14 +277,6 @@ class JointTrainingArguments(NerTrainingArguments):
     save_steps: float = field(default=1000, metadata={"help": "Save every N steps (keep equal to --eval-steps)."})
     learning_rate: float = field(default=5e-4, metadata={"help": "Peak learning rate."})
     num_train_epochs: float = field(default=3, metadata={"help": "Epochs over the concatenated corpora."})
-
-
-def load_corpus(name: str, data_dir, limits: dict) -> dict:
-    raw = load_bioner(name, data_dir)
-    for split, limit in limits.items():
-        if limit is not None and split in raw:
-            raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
-    return raw
 
 
 def mix_corpora(splits: list[Dataset], exponent: float | None, seed: int) -> Dataset:
@@ -349,77 +322,36 @@ def teacher_targets(splits: list[CorpusSplit], teachers: dict[str, dict[str, str
                           torch.from_numpy(np.vstack([pad(t) for t in weights])).float()), features
 
 
-def train_seed(seed, args, training_args, tokenizer, labels, label_sets, train, dev, teacher=None) -> dict:
-    output_dir = Path(training_args.output_dir)
-    record_path = output_dir / "run.json"
-    if args.resume and record_path.is_file():
-        record = json.loads(record_path.read_text())
-        if record.get("decoding") != JOINT_DECODING:  # scored by an earlier decoding: rescore dev (test is afresh)
-            model = AutoModelForTokenClassification.from_pretrained(output_dir)
-            record["dev"].update(dev.score(model, tokenizer, training_args.per_device_eval_batch_size,
-                                           args.max_seq_length, args.window_stride))
-            record["decoding"] = JOINT_DECODING
-            record_path.write_text(json.dumps(record, indent=2) + "\n")
-        return record
-    checkpoint = last_complete_checkpoint(output_dir) if output_dir.is_dir() else None
-    if checkpoint is not None and not args.resume:
-        raise FileExistsError(f"{output_dir} already holds checkpoints ({checkpoint.name}): pass --resume")
-    set_seed(seed)
-    model = AutoModelForTokenClassification.from_pretrained(
-        args.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-    )
-    if args.num_hidden_groups:
-        model.untie_layer_groups(args.num_hidden_groups)  # before the Trainer, so a checkpoint resumes into its shape
-    trainer = JointTrainer(
-        model=model, args=training_args, train_dataset=train, eval_dataset=dev.dataset,
-        data_collator=JointCollator(tokenizer), processing_class=tokenizer,
-        compute_metrics=dev.compute_metrics, preprocess_logits_for_metrics=log_softmax_logits,
-        callbacks=[TimeBudget(args.max_train_minutes)] if args.max_train_minutes else [], allowed=label_sets.mask(),
-        teacher=teacher,
-    )
-    started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    train_time = time.perf_counter() - started
-    trainer.save_model(str(output_dir))
-    dev_metrics = {key.removeprefix("eval_"): value for key, value in trainer.evaluate().items()}
-    record = {"seed": seed, "global_step": trainer.state.global_step, "epochs": trainer.state.epoch,
-              "best_checkpoint": trainer.state.best_model_checkpoint, "train_wall_time_s": round(train_time, 1),
-              "dev": dev_metrics, "decoding": JOINT_DECODING}
-    record_path.write_text(json.dumps(record, indent=2) + "\n")
-    return record
-
-
-def score_benchmark(model, tokenizer, benchmark: str, args, batch_size: int, table: dict) -> dict:
+def score_benchmark(model, tokenizer, benchmark: str, args: JointArguments, model_args, batch_size: int,
+                    table: dict) -> dict:
     """Test scores of the joint model on one benchmark, on that benchmark's own types."""
-    test = load_corpus(benchmark, args.data_dir, {"test": args.max_test_sentences})["test"]
+    test = first_sentences(load_bioner(benchmark, args.data_dir), {"test": args.max_test_sentences})["test"]
     names = test.features["ner_tags"].feature.names
     gold = [[names[i] for i in tags] for tags in test["ner_tags"]]
     types = {tag[2:] for tags in gold for tag in tags if tag != "O"}
-    started = time.perf_counter()
     corpus = BENCHMARK_CORPUS[benchmark]
     predictions = predict_corpus_tags(model, tokenizer, list(test["tokens"]), corpus, table[corpus], types, batch_size,
-                                      args.max_seq_length, args.window_stride)
-    return {**compute_ner_metrics(gold, predictions), "sentences": len(gold),
-            "predict_wall_time_s": round(time.perf_counter() - started, 1)}
+                                      model_args.max_seq_length, model_args.window_stride)
+    return {**compute_ner_metrics(gold, predictions), "sentences": len(gold)}
 
 
-def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dict]:
+def run(model_args: ModelArguments, run_args: RunArguments, args: JointArguments,
+        training_args: JointTrainingArguments) -> list[dict]:
     table = separate_conventions(args.separate_conventions) if args.separate_conventions else CORPUS_TYPES
     labels = union_labels(table)
     label_sets = LabelSets(labels, table)
-    tokenizer = load_tokenizer(args.model)
+    tokenizer = load_tokenizer(model_args.model)
     limits = {"train": args.max_train_sentences, "validation": args.max_eval_sentences}
+    max_length, stride = model_args.max_seq_length, model_args.window_stride
     train_splits, dev_splits, train_sentences = [], [], {}
     for corpus in args.corpora:
         if corpus not in CORPUS_TYPES:
             raise ValueError(f"--corpora: unknown corpus {corpus!r}; CORPUS_TYPES maps {', '.join(CORPUS_TYPES)}")
-        raw = load_corpus(corpus, args.data_dir, limits)
-        train = CorpusSplit(corpus, raw["train"], tokenizer, label_sets, args.max_seq_length, args.window_stride)
+        raw = first_sentences(load_bioner(corpus, args.data_dir), limits)
+        train = CorpusSplit(corpus, raw["train"], tokenizer, label_sets, max_length, stride)
         train_splits.append(train)
         train_sentences[corpus] = len(train.sentences)
-        dev_splits.append(CorpusSplit(corpus, raw["validation"], tokenizer, label_sets, args.max_seq_length,
-                                      args.window_stride))
+        dev_splits.append(CorpusSplit(corpus, raw["validation"], tokenizer, label_sets, max_length, stride))
         logger.info("%s: %d training sentences -> %d windows", corpus, len(train.sentences), len(train.windows))
     for benchmark in args.benchmarks:
         if BENCHMARK_CORPUS.get(benchmark) not in args.corpora:
@@ -428,77 +360,55 @@ def run(args: JointArguments, training_args: JointTrainingArguments) -> list[dic
     teachers = parse_teachers(args.teachers)
     if set(teachers) - set(args.corpora):
         raise ValueError(f"--teachers: no training corpus {sorted(set(teachers) - set(args.corpora))} in --corpora")
-    to_train = [seed for seed in args.seeds if not (args.resume and (output_dir / f"seed-{seed}" / "run.json").is_file())]
+    to_train = [s for s in run_args.seeds if not (run_args.resume and (output_dir / f"seed-{s}" / "run.json").is_file())]
     teacher, features = None, [split.features for split in train_splits]
     if teachers and to_train:
         teacher, features = teacher_targets(train_splits, teachers, label_sets,
                                             training_args.per_device_eval_batch_size, output_dir / "teacher-probs")
     train = mix_corpora([Dataset.from_list(f) for f in features], args.corpus_sampling_exponent, training_args.seed)
-    dev = JointDev(dev_splits, labels)
-
-    runs = []
-    for seed in args.seeds:
-        seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed,
-                            remove_unused_columns=teacher is None)  # keep teacher_rows for the loss
-        runs.append(train_seed(seed, args, seed_args, tokenizer, labels, label_sets, train, dev, teacher))
-        logger.info("Seed %d: dev macro entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
-    best = max(runs, key=lambda record: record["dev"]["entity_f1"])
-    copy_model_files(output_dir / f"seed-{best['seed']}", output_dir)
-    info = {"base_model": args.model, "dataset": "all-types", "corpora": args.corpora, "labels": labels,
-            "corpus_types": {corpus: table[corpus] for corpus in args.corpora}, "seeds": args.seeds,
-            "best_seed": best["seed"], "max_seq_length": args.max_seq_length, "window_stride": args.window_stride}
-    (output_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
-
-    training = {"corpora": args.corpora, "train_sentences": train_sentences, "max_epochs": training_args.num_train_epochs,
-                "max_train_minutes": args.max_train_minutes, "corpus_sampling_exponent": args.corpus_sampling_exponent,
-                "train_windows_per_epoch": len(train), "learning_rate": training_args.learning_rate,
-                "batch_size": training_args.per_device_train_batch_size, "max_seq_length": args.max_seq_length,
-                "precision": precision_name(training_args), "torch_threads": torch.get_num_threads(),
-                "epochs": statistics.fmean(r["epochs"] for r in runs),
-                "train_wall_time_s": round(sum(r["train_wall_time_s"] for r in runs), 1),
+    setup = SeedSetup(model_args.model, labels, tokenizer, train, JointDev(dev_splits, labels), JOINT_DECODING,
+                      model_args.num_hidden_groups, collator=JointCollator(tokenizer), trainer_class=JointTrainer,
+                      trainer_kwargs={"allowed": label_sets.mask(), "teacher": teacher})
+    runs = train_seeds(setup, replace(training_args, remove_unused_columns=teacher is None), run_args)  # keep teacher_rows
+    keep_best_seed(runs, output_dir, {"base_model": model_args.model, "dataset": "all-types", "corpora": args.corpora,
+                                      "labels": labels, "corpus_types": {corpus: table[corpus] for corpus in args.corpora},
+                                      "seeds": run_args.seeds, "max_seq_length": max_length, "window_stride": stride})
+    training = {**training_record(runs, run_args, training_args, max_length, model_args.num_hidden_groups),
+                "corpora": args.corpora, "train_sentences": train_sentences, "train_windows_per_epoch": len(train),
+                "corpus_sampling_exponent": args.corpus_sampling_exponent,
                 "loss": "partial-label marginal likelihood over the union of types (training/finetune_joint.py)"
                         + (", with teacher annealing from single-task teachers" if teachers else ""),
                 "teachers": {b: p for corpus_teachers in teachers.values() for b, p in corpus_teachers.items()},
-                "separate_conventions": args.separate_conventions, "num_hidden_groups": args.num_hidden_groups}
+                "separate_conventions": args.separate_conventions}
     models = {r["seed"]: AutoModelForTokenClassification.from_pretrained(output_dir / f"seed-{r['seed']}") for r in runs}
     results = []
     for benchmark in args.benchmarks:
         started = time.perf_counter()
-        per_seed = {seed: score_benchmark(model, tokenizer, benchmark, args, training_args.per_device_eval_batch_size,
-                                          table)
+        per_seed = {seed: score_benchmark(model, tokenizer, benchmark, args, model_args,
+                                          training_args.per_device_eval_batch_size, table)
                     for seed, model in models.items()}
-        result = {"model": args.model_name or output_dir.name, "model_path": str(output_dir),
-                  "base_model": args.model, "dataset": benchmark, "split": "test", "decoding": JOINT_DECODING,
-                  "seeds": args.seeds,
-                  "runs": [{"seed": r["seed"], "dev_entity_f1": r["dev"][f"{BENCHMARK_CORPUS[benchmark]}_entity_f1"],
-                            "dev_macro_entity_f1": r["dev"]["entity_f1"],
-                            "entity_f1": per_seed[r["seed"]]["entity_f1"], "token_f1": per_seed[r["seed"]]["token_f1"],
-                            "epochs": r["epochs"], "global_step": r["global_step"],
-                            "train_wall_time_s": r["train_wall_time_s"]} for r in runs],
-                  "training": training, "test_sentences": per_seed[best["seed"]]["sentences"],
-                  "wall_time_s": round(time.perf_counter() - started, 1)}
-        result.update(summarize([{"test": scores} for scores in per_seed.values()]))  # as `bioalbert finetune`
-        write_result(result, args.results_dir)
-        logger.info("%s: test entity F1 %.2f", benchmark, 100 * result["entity"]["f1"])
+        result = Result.scored(
+            list(per_seed.values()), model=run_args.model_name or output_dir.name, model_path=str(output_dir),
+            base_model=model_args.model, dataset=benchmark, split="test", decoding=JOINT_DECODING, seeds=run_args.seeds,
+            runs=[{"seed": r["seed"], "dev_entity_f1": r["dev"][f"{BENCHMARK_CORPUS[benchmark]}_entity_f1"],
+                   "dev_macro_entity_f1": r["dev"]["entity_f1"], "entity_f1": per_seed[r["seed"]]["entity_f1"],
+                   "token_f1": per_seed[r["seed"]]["token_f1"], "epochs": r["epochs"],
+                   "global_step": r["global_step"], "train_wall_time_s": r["train_wall_time_s"]} for r in runs],
+            training=training, test_sentences=per_seed[runs[0]["seed"]]["sentences"],
+            wall_time_s=round(time.perf_counter() - started, 1))
+        result.write(run_args.results_dir)
+        logger.info("%s: test entity F1 %.2f", benchmark, 100 * result.entity["f1"])
         results.append(result)
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    parser = HfArgumentParser((JointArguments, JointTrainingArguments))
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args, training_args = parser.parse_args_into_dataclasses(precision_flags() + argv)
-    if training_args.output_dir is None:
-        parser.error("--output-dir is required")
-    try:
-        results = run(args, training_args)
-    except (FileNotFoundError, FileExistsError, ConnectionError, BioNERFormatError, ValueError) as error:
-        print(f"bioalbert finetune-joint: error: {error}", file=sys.stderr)
-        return 2
-    for result in results:
-        print(f"{result['dataset']:<16} test entity F1 {100 * result['entity']['f1']:.2f} "
-              f"(±{100 * result['entity']['f1_std']:.2f}) on its own types")
+    model_args, run_args, args, training_args = parse_job_args(
+        argv, (ModelArguments, RunArguments, JointArguments, JointTrainingArguments))
+    for result in run(model_args, run_args, args, training_args):  # bad input: one line from the CLI (INPUT_ERRORS)
+        print(f"{result.dataset:<16} test entity F1 {100 * result.entity['f1']:.2f} "
+              f"(±{100 * result.entity['f1_std']:.2f}) on its own types")
     print(f"model in {training_args.output_dir}")
     return 0
 

@@ -196,6 +196,25 @@ def call(module_main, argv: list[str]) -> None:
         raise SystemExit(f"stage failed: bioalbert {' '.join(map(str, argv))} exited with {code}")
 
 
+def tokenizer_argv(recipe: ReproduceRecipe, data_dir, tokenizer_dir) -> list:
+    return ["--data-dir", data_dir, "--output-dir", tokenizer_dir, *recipe.tokenizer_flags]
+
+
+def pretrain_argv(recipe: ReproduceRecipe, data_dir, tokenizer_dir, pretrained_dir, results_dir) -> list:
+    corpus = ["--corpus", *(Path(data_dir) / path for path in recipe.pretrain_corpus)] if recipe.pretrain_corpus else []
+    return ["--variant", recipe.variant, "--tokenizer", tokenizer_dir, "--data_dir", data_dir, "--output_dir",
+            pretrained_dir, "--run_name", f"{recipe.name}-{recipe.variant}", "--results_dir", results_dir, *corpus,
+            *recipe.pretrain_flags]
+
+
+def finetune_argv(recipe: ReproduceRecipe, start, dataset: str, data_dir, output_dir, name: str, results_dir,
+                  seeds) -> list:
+    caps = [flag for split, limit in recipe.max_sentences.items() for flag in (f"--max-{split}-sentences", limit)]
+    return ["--model", start, "--dataset", dataset, "--data-dir", data_dir, "--output-dir", output_dir, "--model-name",
+            name, "--results-dir", results_dir, "--seeds", *seeds, "--disable-tqdm", "true", *recipe.finetune_flags,
+            *recipe.finetune_flags_by_dataset.get(dataset, ()), *caps]
+
+
 def has_model(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
@@ -302,14 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Fine-tuning starts from {persisted} (--pretrain true would pretrain a new encoder instead).", flush=True)
     ours, random_name, peer = f"{recipe.name}", f"{recipe.name}-random-init", f"spacy-peer-{recipe.name}"
     print(f"Recipe {recipe.name}: {recipe.description}.\nBenchmarks: {', '.join(datasets)}; data: {data_dir}", flush=True)
-    caps = [flag for split, limit in recipe.max_sentences.items() for flag in (f"--max-{split}-sentences", limit)]
 
     starts = [pretrained_dir] + ([random_dir] if recipe.random_baseline else [])
     total = 2 + len(datasets) * (len(starts) + (0 if args.skip_peer else 1)) + 2 + (1 if recipe.random_baseline else 0)
     stages = Stages(recipe, total, run_dir / "stage_seconds.json")
 
     stages.run("tokenizer", "tokenizer", lambda: (tokenizer_dir / "tokenizer.json").is_file(),
-               lambda: call(tokenizer.main, ["--data-dir", data_dir, "--output-dir", tokenizer_dir, *recipe.tokenizer_flags]))
+               lambda: call(tokenizer.main, tokenizer_argv(recipe, data_dir, tokenizer_dir)))
 
     def remove_fine_tunes(name: str, start: str) -> None:
         """Models fine-tuned from an earlier start model would be taken for the new one's: remake them."""
@@ -321,10 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     def pretrain_action():
         remove_fine_tunes(ours, "pretrained")
         resume = ["--resume"] if list(pretrained_dir.glob("checkpoint-*")) else []
-        corpus = ["--corpus", *(data_dir / path for path in recipe.pretrain_corpus)] if recipe.pretrain_corpus else []
-        call(pretrain.main, ["--variant", recipe.variant, "--tokenizer", tokenizer_dir, "--data_dir", data_dir,
-                             "--output_dir", pretrained_dir, "--run_name", f"{recipe.name}-{recipe.variant}",
-                             "--results_dir", results_dir, *corpus, *recipe.pretrain_flags, *resume])
+        call(pretrain.main, pretrain_argv(recipe, data_dir, tokenizer_dir, pretrained_dir, results_dir) + resume)
 
     stages.run("pretraining", "pretrain", lambda: bool(persisted) or pretrained_with(pretrained_dir, recipe.variant),
                pretrain_action)
@@ -356,10 +371,8 @@ def main(argv: list[str] | None = None) -> int:
 
             def finetune_action(start=start, name=name, seeds=seeds, dataset=dataset, output_dir=output_dir):
                 resume = ["--resume"] if output_dir.exists() else []
-                call(finetune.main, ["--model", start, "--dataset", dataset, "--data-dir", data_dir,
-                                     "--output-dir", output_dir, "--model-name", name, "--results-dir", results_dir,
-                                     "--seeds", *seeds, "--disable-tqdm", "true", *recipe.finetune_flags,
-                                     *recipe.finetune_flags_by_dataset.get(dataset, ()), *caps, *resume])
+                call(finetune.main, finetune_argv(recipe, start, dataset, data_dir, output_dir, name, results_dir, seeds)
+                     + resume)
 
             stages.run(f"fine-tune {name} on {dataset}", "finetune",
                        lambda name=name, dataset=dataset, output_dir=output_dir:

@@ -24,6 +24,7 @@ They are the single source that the README's results table and the model cards a
 import json
 import platform
 import statistics
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +41,54 @@ PRETRAINING_RECORDS = ("pretraining_metrics.json", "results/pretraining.json")
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation over seeds (0 for one seed), as the results files store them."""
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass
+class Result:
+    """One results file: a model's scores on one split of one dataset, over one or more seeds (the schema above).
+    Built by `Result.scored` from each seed's metrics (`compute_ner_metrics`), written by `write`."""
+
+    model: str
+    model_path: str
+    base_model: str | None
+    dataset: str
+    split: str
+    decoding: str
+    seeds: list[int]
+    runs: list[dict]
+    training: dict | None
+    entity: dict
+    token: dict
+    per_type: dict
+    wall_time_s: float
+    test_sentences: int | None = None  # of a fine-tuning job
+    sentences: int | None = None  # of `bioalbert evaluate`, on any split
+    predict_wall_time_s: float | None = None
+
+    @classmethod
+    def scored(cls, metrics: list[dict], **fields) -> "Result":
+        """Mean and standard deviation over seeds of `metrics` (one `compute_ner_metrics` dict per seed)."""
+        summary = {}
+        for level in ("entity", "token"):
+            f1, f1_std = mean_std([scores[f"{level}_f1"] for scores in metrics])
+            summary[level] = {
+                "f1": f1, "f1_std": f1_std,
+                "precision": statistics.fmean(scores[f"{level}_precision"] for scores in metrics),
+                "recall": statistics.fmean(scores[f"{level}_recall"] for scores in metrics),
+                "number": metrics[0].get(f"{level}_number"),  # the gold count: the same for every seed
+            }
+        types = sorted({kind for scores in metrics for kind in scores["per_type"]})
+        summary["per_type"] = {
+            kind: {**{key: statistics.fmean(scores["per_type"].get(kind, {}).get(key, 0.0) for scores in metrics)
+                      for key in ("precision", "recall", "f1")},
+                   "number": max(scores["per_type"].get(kind, {}).get("number", 0) for scores in metrics)}
+            for kind in types
+        }
+        return cls(**fields, **summary)
+
+    def write(self, results_dir: str | Path = RESULTS_DIR) -> Path:
+        optional = ("test_sentences", "sentences", "predict_wall_time_s")
+        return write_result({k: v for k, v in asdict(self).items() if v is not None or k not in optional}, results_dir)
 
 
 def cpu_model() -> str | None:
