@@ -57,3 +57,10 @@ def test_demo_sets_the_folders_seed_beside_its_recorded_score():
     record = {"entity": {"f1": 0.70}, "runs": [{"seed": 13, "entity_f1": 0.69}, {"seed": 42, "entity_f1": 0.71}]}
     assert f1(record, 42) == "71.00" and f1(record, 13) == "69.00"
     assert f1(record, None) == "70.00" and f1(record, 87) == "70.00" and f1(None, 42) == "–"
+
+
+def test_demo_refuses_a_model_that_is_not_all_types_in_one_line(micro_pretrained_dir, capsys):
+    from bioalbert.training.demo import main as demo_main
+
+    assert demo_main(["--model", str(micro_pretrained_dir)]) == 2
+    assert "not an all-types model" in capsys.readouterr().err

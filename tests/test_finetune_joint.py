@@ -1,4 +1,5 @@
-"""Joint fine-tuning over all corpora: the partial-label loss, the type maps, and a real run on the shared data."""
+"""Joint fine-tuning over all corpora: the partial-label loss, teacher targets, corpus mixing, and real runs on the
+shared data (slow: they train)."""
 
 import json
 from collections import Counter
@@ -7,10 +8,10 @@ import pytest
 import torch
 from datasets import Dataset
 
+from bioalbert.cli import main as cli_main
+from bioalbert.ner.corpus_types import separate_conventions, union_labels
 from bioalbert.training.demo import main as demo_main
 from bioalbert.training.evaluate import main as evaluate_main
-from bioalbert.cli import main as cli_main
-from bioalbert.ner.corpus_types import allowed_labels, decode_corpus_tags, separate_conventions, union_labels
 from bioalbert.training.finetune_joint import (
     CorpusSplit,
     JointCollator,
@@ -36,13 +37,6 @@ def loss_of(corpus: str, tag: str, predicted: str) -> float:
     return partial_label_loss(logits_for(predicted), set_ids, sets.mask()).item()
 
 
-def test_union_covers_every_type_once():
-    assert LABELS[0] == "O"
-    assert sorted({label[2:] for label in LABELS[1:]}) == [
-        "CellLine", "CellType", "Chemical", "DNA", "Disease", "Gene", "RNA", "Species"
-    ]
-
-
 def test_a_word_a_corpus_leaves_unannotated_is_not_taught_O():
     # NCBI-disease tags a chemical O: predicting Chemical there costs nothing, predicting Disease does.
     assert loss_of("ncbi_disease", "O", "B-Chemical") < 1e-3
@@ -54,7 +48,6 @@ def test_a_word_a_corpus_leaves_unannotated_is_not_taught_O():
 
 
 def test_bc2gm_genes_may_be_jnlpba_dna_or_rna_but_not_species():
-    assert allowed_labels("bc2gm", "B-Gene", LABELS) == {LABELS.index(f"B-{t}") for t in ("Gene", "DNA", "RNA")}
     assert loss_of("bc2gm", "I-Gene", "I-DNA") < 1e-3
     assert loss_of("bc2gm", "B-Gene", "B-Species") > 10
     assert loss_of("jnlpba", "B-protein", "B-DNA") > 10
@@ -117,8 +110,6 @@ def test_teacher_rows_point_at_each_words_row_and_pad_like_labels(tokenizer, dat
 
 
 def test_separate_conventions_give_each_corpus_its_own_species_labels():
-    import numpy as np
-
     table = separate_conventions(["Species"])
     labels = union_labels(table)
     assert table["linnaeus"] == {"Species": ("Species@linnaeus",)} and table["s800"] == {"Species": ("Species@s800",)}
@@ -135,39 +126,6 @@ def test_separate_conventions_give_each_corpus_its_own_species_labels():
     assert loss("s800", "O", "B-Species@linnaeus") < 1e-3
     assert loss("s800", "O", "B-Species@s800") > 10 and loss("linnaeus", "B-Species", "B-Species@s800") > 10
 
-    # Scored, each corpus sees only its own convention: a word both call a species is one for both.
-    scores = np.log(np.full((1, len(labels)), 1e-6))
-    scores[0, labels.index("B-Species@s800")], scores[0, labels.index("B-Species@linnaeus")] = np.log(0.6), np.log(0.3)
-    scores[0, 0] = np.log(0.1)
-    assert decode_corpus_tags([scores], labels, "s800", {"Species"}, table) == [["B-Species"]]
-    assert decode_corpus_tags([scores], labels, "linnaeus", {"Species"}, table) == [["B-Species"]]
-    # A corpus that does not annotate species reads both labels as O: the word does not become a protein.
-    scores[0, labels.index("B-Gene")] = np.log(0.05)
-    assert decode_corpus_tags([scores], labels, "jnlpba", {"protein"}, table) == [["O"]]
-
-
-def test_a_benchmark_is_decoded_on_its_own_tags_with_the_union_labels_they_stand_for_summed():
-    import numpy as np
-
-    labels = union_labels()
-
-    def decode(corpus, types, probabilities):
-        scores = np.log(np.full((len(probabilities), len(labels)), 1e-9))
-        for word, word_probabilities in enumerate(probabilities):
-            for label, probability in word_probabilities.items():
-                scores[word, labels.index(label)] = np.log(probability)
-        return decode_corpus_tags([scores], labels, corpus, types)[0]
-
-    # BC2GM's gene may be Gene, DNA or RNA: split between two of them it still beats O, which each alone would not.
-    split_gene = [{"B-Gene": 0.3, "B-DNA": 0.3, "O": 0.4}, {"I-Gene": 0.35, "I-DNA": 0.3, "O": 0.35}]
-    assert decode("bc2gm", {"Gene"}, split_gene) == ["B-Gene", "I-Gene"]
-    # BC5CDR-chem is scored on chemicals only: a disease is O there, and with it the disease's probability.
-    assert decode("bc5cdr", {"Chemical"}, [{"B-Disease": 0.5, "B-Chemical": 0.3, "O": 0.2}]) == ["O"]
-    assert decode("bc5cdr", {"Chemical", "Disease"}, [{"B-Disease": 0.5, "B-Chemical": 0.3, "O": 0.2}]) == ["B-Disease"]
-    # JNLPBA's own tag names: its protein is the model's Gene.
-    assert decode("jnlpba", {"protein", "DNA"}, [{"B-Gene": 0.9}, {"I-Gene": 0.9}]) == ["B-protein", "I-protein"]
-    # IOB2 over the corpus's tags: an I- never starts an entity.
-    assert decode("ncbi_disease", {"Disease"}, [{"O": 0.6, "I-Disease": 0.4}, {"I-Disease": 0.6, "O": 0.4}]) == ["O", "O"]
 
 
 def test_sampling_exponent_upsamples_small_corpora_and_keeps_every_window():
@@ -181,17 +139,26 @@ def test_sampling_exponent_upsamples_small_corpora_and_keeps_every_window():
     assert 0.2 < share < 0.3  # 10^0.5 / (10^0.5 + 90^0.5) = 0.25 of the draws, against 0.1 concatenated
 
 
-def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(micro_pretrained_dir, data_dir, tmp_path,
-                                                                           capsys):
-    output, results = tmp_path / "joint", tmp_path / "results"
-    code = main(["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "bc5cdr", "--benchmarks",
-                 "ncbi_disease", "bc5cdr_chem", "--data-dir", str(data_dir), "--output-dir", str(output),
-                 "--max-train-sentences", "200", "--max-eval-sentences", "40", "--max-test-sentences", "60",
-                 "--max-steps", "40", "--eval-steps", "20", "--save-steps", "20", "--learning-rate", "3e-3",
-                 "--per-device-train-batch-size", "16", "--use-cpu", "true", "--report-to", "none",
-                 "--disable-tqdm", "true", "--model-name", "joint-micro", "--results-dir", str(results),
-                 "--num-hidden-groups", "2"])
-    assert code == 0
+JOINT_FLAGS = ["--corpora", "ncbi_disease", "bc5cdr", "--max-train-sentences", "200", "--max-eval-sentences", "40",
+               "--max-test-sentences", "60", "--use-cpu", "true", "--model-name", "joint-micro"]
+
+
+@pytest.fixture(scope="module")
+def joint_run(micro_pretrained_dir, data_dir, tmp_path_factory):
+    """A micro all-types model, 40 steps over NCBI-disease and BC5CDR, scored on two benchmarks: (output, results)."""
+    folder = tmp_path_factory.mktemp("joint")
+    output, results = folder / "joint", folder / "results"
+    assert main(["--model", str(micro_pretrained_dir), *JOINT_FLAGS, "--benchmarks", "ncbi_disease", "bc5cdr_chem",
+                 "--data-dir", str(data_dir), "--output-dir", str(output), "--max-steps", "40", "--eval-steps", "20",
+                 "--save-steps", "20", "--learning-rate", "3e-3", "--per-device-train-batch-size", "16",
+                 "--report-to", "none", "--disable-tqdm", "true", "--results-dir", str(results),
+                 "--num-hidden-groups", "2"]) == 0
+    return output, results
+
+
+@pytest.mark.slow
+def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(joint_run):
+    output, results = joint_run
     config = json.loads((output / "config.json").read_text())
     assert [config["id2label"][str(i)] for i in range(len(LABELS))] == LABELS
     assert config["num_hidden_groups"] == 2  # each layer its own copy of the shared group, saved as such
@@ -207,37 +174,45 @@ def test_joint_run_trains_one_model_over_all_types_and_scores_each_benchmark(mic
     info = json.loads((output / "bioalbert_finetune.json").read_text())
     assert info["corpus_types"]["bc5cdr"] == {"Chemical": ["Chemical"], "Disease": ["Disease"]}
 
-    # A run scored by per-word argmax (no "decoding" in run.json) gets its devel scores recomputed on --resume.
+
+@pytest.mark.slow
+def test_a_seed_scored_by_an_earlier_decoding_is_rescored_on_resume(joint_run, micro_pretrained_dir, data_dir):
+    output, results = joint_run
+    run = json.loads((output / "seed-42" / "run.json").read_text())
     assert run["decoding"] == "iob2-viterbi-corpus-tags"
     stale = {**run, "dev": {**run["dev"], "entity_f1": -1.0}}
-    del stale["decoding"]
+    del stale["decoding"]  # scored by per-word argmax
     (output / "seed-42" / "run.json").write_text(json.dumps(stale))
-    assert main(["--model", str(micro_pretrained_dir), "--corpora", "ncbi_disease", "bc5cdr", "--benchmarks",
-                 "ncbi_disease", "--data-dir", str(data_dir), "--output-dir", str(output), "--max-train-sentences",
-                 "200", "--max-eval-sentences", "40", "--max-test-sentences", "60", "--use-cpu", "true",
-                 "--model-name", "joint-micro", "--results-dir", str(results), "--resume", "true"]) == 0
+    assert main(["--model", str(micro_pretrained_dir), *JOINT_FLAGS, "--benchmarks", "ncbi_disease", "--data-dir",
+                 str(data_dir), "--output-dir", str(output), "--results-dir", str(results), "--resume", "true"]) == 0
     rescored = json.loads((output / "seed-42" / "run.json").read_text())
     assert rescored["decoding"] == "iob2-viterbi-corpus-tags"
     assert rescored["dev"]["entity_f1"] == pytest.approx(run["dev"]["entity_f1"], abs=0.02)
 
-    # `bioalbert evaluate` scores the all-types model on a benchmark's own types, as the joint run did.
+
+@pytest.mark.slow
+def test_evaluate_scores_an_all_types_model_as_the_joint_run_did(joint_run, data_dir):
+    output, results = joint_run
     assert evaluate_main(["--model", str(output), "--dataset", "bc5cdr_chem", "--data-dir", str(data_dir),
                           "--max-sentences", "60", "--model-name", "joint-evaluated", "--results-dir", str(results)]) == 0
     evaluated = json.loads((results / "joint-evaluated" / "bc5cdr_chem.json").read_text())
     joint = json.loads((results / "joint-micro" / "bc5cdr_chem.json").read_text())
     assert evaluated["entity"]["f1"] == pytest.approx(joint["entity"]["f1"])
 
-    # `bioalbert demo` takes any all-types model: a table row per benchmark beside the recorded score, then tagging.
+
+@pytest.mark.slow
+def test_demo_takes_any_all_types_model(joint_run, data_dir, tmp_path, capsys):
+    """A table row per benchmark beside the recorded score, then tagging."""
+    output, _ = joint_run
     capsys.readouterr()
     assert demo_main(["--model", str(output), "--datasets", "bc5cdr_chem", "--data-dir", str(data_dir),
                       "--results-dir", str(tmp_path / "demo"), "--recorded-dir", str(tmp_path / "none")]) == 0
     printed = capsys.readouterr().out
     assert "| bc5cdr_chem |" in printed and "| 93.04 |" in printed and "bioalbert.inference.tag on:" in printed
     assert (tmp_path / "demo" / "joint" / "bc5cdr_chem.json").is_file()
-    assert demo_main(["--model", str(micro_pretrained_dir)]) == 2  # not an all-types model: one line
-    assert "not an all-types model" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_teachers_label_their_corpora_and_the_run_records_them(micro_pretrained_dir, ner_dir, data_dir, tmp_path,
                                                                capsys):
     import numpy as np

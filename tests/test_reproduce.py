@@ -33,6 +33,7 @@ def load_spacy_peer():
     return module
 
 
+@pytest.mark.slow
 def test_spacy_peer_trains_and_scores_on_the_capped_sentences(data_dir, tmp_path):
     peer = load_spacy_peer()
     caps = {"train": 200, "dev": 40, "test": 60}
@@ -120,6 +121,7 @@ def test_a_model_pretrained_with_another_recipe_version_stops_the_run(tmp_path, 
         pretrained_with(folder, "tiny-pubmed")
 
 
+@pytest.mark.slow
 def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretraining(
     tmp_path, monkeypatch, micro_pretrained_dir, data_dir, capsys
 ):

@@ -14,8 +14,8 @@ tags `O` may be `O` or any tag of a type NCBI-disease does not annotate; a word 
 
 With `--teachers`, single-task models of the benchmarks label their training corpora with soft targets, and the
 joint model learns from those as well as the gold tags (BAM, Clark et al., 2019, "Born-Again Multi-Task Networks"):
-a teacher that passed over its small corpus 16 times in its budget hands on what the joint run's two passes over
-everything cannot see. Each teacher's distribution over its own tags enters the same partial-label loss (its `O`
+a teacher that passed over its small corpus many times in its budget hands on what the joint run's few passes over
+everything cannot see (docs/research.md, "Single-task teachers and per-corpus conventions"). Each teacher's distribution over its own tags enters the same partial-label loss (its `O`
 still allows the types it does not know), weighted against gold by teacher annealing: gold weight rises linearly
 from 0 at the first step to 1 at the last, so the model ends on the gold annotation.
 

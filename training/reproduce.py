@@ -66,8 +66,8 @@ def _gpu(variant: str) -> ReproduceRecipe:
         description=f"the {variant} release variant on 8 GPUs (launch pretraining with accelerate/DeepSpeed, see README)",
         variant=variant,
         tokenizer_flags=("--vocab-size", "30000"),
-        # bf16 comes with the pretraining recipe wherever the hardware runs it natively; torch.compile gave 2.6x the
-        # eager tokens/s for `base` in bf16 on an H100 (docs/benchmarks.md, throughput table).
+        # bf16 comes with the pretraining recipe wherever the hardware runs it natively; torch.compile is the largest
+        # throughput win on a GPU (docs/benchmarks.md, throughput table).
         pretrain_flags=("--torch_compile", "true"),
         finetune_flags=("--num-train-epochs", "20", "--learning-rate", "5e-5", "--per-device-train-batch-size", "32"),
         seeds=(13, 42, 87),
@@ -89,8 +89,8 @@ RECIPES = {
             pretrain_flags=("--max_train_minutes", "2", "--max_steps", "150", "--warmup_steps", "15",
                             "--eval_steps", "50", "--save_steps", "50", "--validation_documents", "50"),
             pretrain_corpus=("corpus/pubmedqa_pqal_abstracts.txt.gz",),
-            # Batch 8, not 32: 1,000 sentences x 2 epochs at batch 32 are 64 optimizer steps, which left the tiny
-            # model predicting O almost everywhere; 250 steps take about as long.
+            # Batch 8, not 32: two epochs of 1,000 sentences at batch 32 are too few optimizer steps for the tiny
+            # model to leave predicting O; the smaller batch takes about as long.
             finetune_flags=("--num-train-epochs", "2", "--learning-rate", "5e-4", "--per-device-train-batch-size", "8"),
             max_sentences={"train": 1000, "eval": 300, "test": 500},
             seeds=(42,),
@@ -106,21 +106,20 @@ RECIPES = {
             "(3 seeds, checkpoint chosen on devel; the learning rate decays to zero over the 15 minutes, except on "
             "NCBI-disease and Species-800, where it decays over 20 epochs: chosen on devel), a random-init baseline "
             "(1 seed) and spaCy with the same 15 minutes",
-            # ALiBi, the piece prior and task-adaptive text are what beat random init (docs/research.md): 68.9 vs 61.3
-            # on NCBI-disease. 2,400 steps take 60 to 90 minutes on a 2-core AVX2 CPU in fp32 (1.5 to 2.2 s a step,
-            # 2.2 with one torch thread), about 15 on one with AVX512-BF16; the step count, not the clock, fixes the
-            # model, so every machine makes the same one and the learning rate decays to zero.
+            # ALiBi, the piece prior and task-adaptive text are what beat random init (docs/research.md, "Results
+            # history"). The step count, not the clock, fixes the model, so every machine makes the same one and the
+            # learning rate decays to zero; the minutes it takes are in docs/research.md ("Pretraining runs").
             variant="tiny-pubmed-task",
             tokenizer_flags=("--vocab-size", "16000", "--max-lines", "200000"),
             pretrain_flags=("--max_steps", "2400", "--warmup_steps", "200", "--max_train_minutes", "100"),
-            # 3 epochs underfit (10 epochs took random init from 49.8 to 56.9 on NCBI-disease): train for the wall
-            # time spaCy gets and keep the epoch that scores best on devel. 20 epochs is the schedule's length;
-            # the 15 minutes end it first on every benchmark (NCBI-disease, the smallest, runs about 16 epochs).
+            # A few epochs underfit (docs/research.md, "The cpu-full recipe of 2026-11-27"): train for the wall time
+            # spaCy gets and keep the epoch that scores best on devel. 20 epochs is the schedule's length; the 15
+            # minutes end it first on every benchmark.
             finetune_flags=("--num-train-epochs", "20", "--learning-rate", "5e-4", "--max-train-minutes", "15"),
-            # Where the clock stops training after 5 to 12 epochs, the 20-epoch schedule does not anneal; decaying the
+            # Where the clock stops training early in the 20-epoch schedule, that schedule does not anneal; decaying the
             # learning rate to zero over the 15 minutes won there on devel, by the one rule used for every benchmark:
             # the schedule with the higher mean devel F1 over the seeds both ran (docs/research.md, "The learning
-            # rate over the time budget"). NCBI-disease and Species-800 (13 to 16 epochs) keep the epoch schedule.
+            # rate over the time budget"). NCBI-disease and Species-800, the smallest, keep the epoch schedule.
             finetune_flags_by_dataset={dataset: ("--lr-schedule-over-budget", "true")
                                        for dataset in ("bc5cdr_disease", "bc5cdr_chem", "bc2gm", "jnlpba", "linnaeus")},
             seeds=(13, 42, 87),
