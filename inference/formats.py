@@ -181,8 +181,9 @@ class PubTatorWriter:
         for annotation in input_annotations(document):
             start, end = annotation_span(annotation)
             columns = [annotation.infons.get("type", "-"), annotation.infons.get("identifier") or "-"]
-            if annotation.infons.get("pubtator_columns"):
-                columns.append(annotation.infons["pubtator_columns"])
+            more = annotation.infons.get("pubtator_columns") or annotation.infons.get("model")  # a model's, tagged before
+            if more:
+                columns.append(more)
             rows.append((start, end, 0, [doc_id, str(start), str(end), (annotation.text or "").translate(ONE_LINE), *columns]))
         for entity in tagged.entities:
             rows.append((entity.start, entity.end, 1, [doc_id, str(entity.start), str(entity.end),

@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         output = Output(Path(args.output) if args.output else None, args.format, sources, args.resume)
         outputs = [output] * len(sources)
 
+    for output in dict.fromkeys(outputs):
+        if output.complete:
+            print(f"bioalbert tag: {output.path} is complete (no progress file beside it): left as it is", file=sys.stderr)
     tagger_kwargs = dict(
         models=args.model, batch_size=args.batch_size, device=args.device, max_length=args.max_length,
         stride=args.stride, quantize=args.quantize, compile=args.compile,

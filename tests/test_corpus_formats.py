@@ -276,3 +276,40 @@ def test_dataset_streamed_offline_from_data_files(tmp_path, abstracts, capsys):
     assert [r["entities"] for r in records] == [[e.to_dict() for e in doc] for doc in found]
     code, _, err = run_main(["--model", MODEL, "--dataset", folder.parent, "--text-column", "body"], capsys)
     assert code == 1 and "no column 'body' (columns: pmid, abstract, year)" in err
+
+
+MEMORY_PROBE = """
+import sys
+from pathlib import Path
+from bioalbert.inference.readers import iter_documents
+
+def resident_mb(key):
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(key))
+    return int(line.split()[1]) / 1024
+
+documents = iter_documents(sys.argv[2], sys.argv[1])
+next(documents)
+before, count = resident_mb("VmRSS:"), 1
+for document in documents:
+    count += 1
+print(count, resident_mb("VmHWM:") - before)
+"""
+
+
+def test_collections_are_read_in_constant_memory(tmp_path):
+    """20,000 documents (about 20 MB a file): reading the whole collection raises peak memory by under 10 MB in
+    each format (lxml's tree of the XML alone would take several times the file)."""
+    import subprocess
+
+    text = "Cisplatin induced nephrotoxicity in rats was studied with many words in every sentence. " * 12
+    collection = bioc_collection([(str(i), f"Title {i}", text) for i in range(20000)])
+    files = {"bioc-xml": tmp_path / "big.xml", "bioc-json": tmp_path / "big.json", "pubtator": tmp_path / "big.pubtator"}
+    files["bioc-xml"].write_text(biocxml.dumps(collection, pretty_print=False), encoding="utf-8")
+    files["bioc-json"].write_text(biocjson.dumps(collection), encoding="utf-8")  # one line of 20 MB
+    write_pubtator(files["pubtator"], [(str(i), f"Title {i}", text) for i in range(20000)])
+    for fmt, path in files.items():
+        assert path.stat().st_size > 18e6
+        done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, fmt, str(path)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        count, growth_mb = done.stdout.split()
+        assert int(count) == 20000 and float(growth_mb) < 10, (fmt, growth_mb)
