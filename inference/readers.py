@@ -172,7 +172,7 @@ def read_jsonl(path: str) -> Iterator[Document | MalformedDocument]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            yield MalformedDocument(f"{name}:{number}", f"not JSON ({error.msg}, column {error.colno})")
+            yield MalformedDocument(f"{name}:{number}", f"not JSON: {error.msg} (column {error.colno})")
             continue
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             yield MalformedDocument(f"{name}:{number}", 'a JSONL record needs a string "text" field')
@@ -309,7 +309,14 @@ def read_bioc_xml(path: str) -> Iterator[Document | MalformedDocument]:
                         collection_info[element.tag] = element.text or ""
                 continue
             where = f"{name}:{element.sourceline}: document {element.findtext('id') or '?'}"
+            bad_offset = next((passage for passage in element.iter("passage")
+                               if not (passage.findtext("offset") or "").strip().isdigit()), None)
             try:
+                if bad_offset is not None:  # bioc would fail on int() of it, with a message that names nothing
+                    offset = bad_offset.findtext("offset")
+                    found = "no <offset>" if offset is None else f"the <offset> {offset.strip()!r}, not a whole number"
+                    yield MalformedDocument(where, f"invalid BioC: the passage at line {bad_offset.sourceline} has {found}")
+                    continue
                 xml = etree.tostring(element, encoding="unicode", with_tail=False)
                 document = decoder.decodes(f"<collection>{xml}</collection>").documents[0]
                 check_bioc_document(document)

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if summary.failed_inputs:
         print(f"bioalbert tag: {summary.failed_inputs} of {len(sources)} inputs could not be read (see above)", file=sys.stderr)
     if summary.malformed:
-        print(f"bioalbert tag: {summary.malformed} malformed documents {'stopped the run' if summary.stopped else 'skipped'} "
+        print(f"bioalbert tag: {summary.malformed} malformed document(s) {'stopped the run' if summary.stopped else 'skipped'} "
               "(see above)", file=sys.stderr)
     if summary.stopped:
         print("bioalbert tag: stopped (--on-error stop); what was written is kept, --resume continues after it", file=sys.stderr)

@@ -209,7 +209,7 @@ def test_malformed_pubtator_is_reported_and_skipped_or_stops(tmp_path, abstracts
     assert code == 1
     assert f"{source}:6: bad PubTator line (annotation offsets 'ten', '12' are not whole numbers)" in err
     assert f"{source}:8: a PubTator document starts with an `ID|t|title` line" in err
-    assert "2 malformed documents skipped" in err
+    assert "2 malformed document(s) skipped" in err
     assert [d.pmid for d in pubtator.load(out.open())] == [abstracts[0][0], abstracts[3][0]]
 
     out = tmp_path / "stop.pubtator"
@@ -228,7 +228,11 @@ def test_invalid_bioc_is_reported_with_line_and_document_id(tmp_path, abstracts,
     code, _, err = run_main(["--model", MODEL, source, "--format", "bioc-xml", "-o", out], capsys)
     assert code == 1
     line = broken[: broken.index(f"<id>{abstracts[1][0]}</id>")].count("\n")  # the <document> line
-    assert f"{source}:{line}: document {abstracts[1][0]}: invalid BioC" in err, err
+    passage_line = broken.index("<offset>soon</offset>")
+    passage_line = broken[:passage_line].rfind("<passage>")
+    passage_line = broken[:passage_line].count("\n") + 1
+    assert (f"{source}:{line}: document {abstracts[1][0]}: invalid BioC: the passage at line {passage_line} has the "
+            "<offset> 'soon', not a whole number") in err, err
     assert [d.id for d in biocxml.load(out.open("rb")).documents] == [abstracts[0][0], abstracts[2][0]]
 
     truncated = tmp_path / "truncated.xml"
