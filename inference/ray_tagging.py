@@ -3,8 +3,8 @@ cluster, with Ray Data: the shards are read as a stream of blocks, `map_batches`
 of actors that each load one Tagger once, and the tagged rows are written as JSONL or parquet shards.
 
     bioalbert tag-ray --input 'shards/*.jsonl' --output-dir tagged/                 # a local Ray on this machine
-    RAY_ADDRESS=ray://head:10001 bioalbert tag-ray --input 's3://bucket/pubmed/*.parquet' --output-dir s3://bucket/out \
-        --actors 64 --threads 2                                                     # an existing cluster
+    RAY_ADDRESS=auto bioalbert tag-ray --input 's3://bucket/pubmed/*.parquet' --output-dir s3://bucket/out \
+        --actors 64 --threads 2                               # on a node of a running cluster (docs/corpus-tagging.md)
 
 Why Ray rather than Spark: tagging is a Python model held in memory per worker, which is what Ray's actors are
 (a stateful Python process, the model loaded once in `__init__`, batches streamed to it, back-pressure included);
@@ -156,6 +156,11 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        import ray.data  # noqa: F401
+    except ImportError:
+        print("bioalbert tag-ray: error: Ray Data is not installed: pip install 'bioalbert[ray]'", file=sys.stderr)
+        return 2
     count = tag_with_ray(args.input, args.output_dir, models=args.model, text_column=args.text_column,
                          id_column=args.id_column, input_format=args.input_format, output_format=args.format,
                          actors=args.actors, threads=args.threads, batch_size=args.batch_size,
