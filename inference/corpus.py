@@ -317,7 +317,8 @@ def tag_corpus(sources: list[Source], outputs: list[Output], tagger, *, type_nam
             if isinstance(item, MalformedDocument):
                 report(str(item))
                 summary.malformed += 1
-                output.skip_document(slot)
+                if on_error == "skip":  # when it stops the run, --resume starts again at this document
+                    output.skip_document(slot)
             elif isinstance(item, Failed):
                 report(str(item.error))
                 summary.failed_inputs += 1

@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bioalbert tag: {summary.malformed} malformed document(s) {'stopped the run' if summary.stopped else 'skipped'} "
               "(see above)", file=sys.stderr)
     if summary.stopped:
-        print("bioalbert tag: stopped (--on-error stop); what was written is kept, --resume continues after it", file=sys.stderr)
+        print("bioalbert tag: stopped (--on-error stop); what was written is kept, and --resume starts again at the "
+              "document that stopped it", file=sys.stderr)
     return 1 if summary.failed_inputs or summary.malformed or summary.stopped else 0
 
 

@@ -216,7 +216,11 @@ def test_malformed_pubtator_is_reported_and_skipped_or_stops(tmp_path, abstracts
     code, _, err = run_main(["--model", MODEL, source, "--format", "pubtator", "-o", out, "--on-error", "stop"], capsys)
     assert code == 1 and "stopped" in err
     assert [d.pmid for d in pubtator.load(out.open())] == [abstracts[0][0]]  # what came before is kept
-    assert (tmp_path / "stop.pubtator.progress.json").exists()  # and --resume goes on from there
+    assert (tmp_path / "stop.pubtator.progress.json").exists()  # and --resume starts again at the bad document:
+    code, _, err = run_main(["--model", MODEL, source, "--format", "pubtator", "-o", out, "--resume"], capsys)
+    assert code == 1 and f"{source}:6: bad PubTator line" in err  # reported again, skipped this time
+    assert [d.pmid for d in pubtator.load(out.open())] == [abstracts[0][0], abstracts[3][0]]
+    assert not (tmp_path / "stop.pubtator.progress.json").exists()
 
 
 def test_invalid_bioc_is_reported_with_line_and_document_id(tmp_path, abstracts, capsys):
