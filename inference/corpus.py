@@ -21,8 +21,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .formats import WRITER_CLASSES, Tagged, rename_types
+from .formats import rename_types
 from .readers import Document, InputError, MalformedDocument, display_name, iter_documents, plain_document
+from .writers import WRITER_CLASSES, Tagged
 
 CHUNK_DOCUMENTS = 256  # documents per Tagger.tag call: enough for length-sorted batches, little held in memory
 

@@ -26,10 +26,7 @@ from bioc.biocjson.decoder import parse_doc
 from bioc.biocxml.decoder import BioCXMLDecoder
 from lxml import etree
 
-INPUT_FORMATS = ("text", "lines", "paragraphs", "jsonl", "pubtator", "bioc-xml", "bioc-json")
-# File name ending (after .gz) -> format; anything else is plain text, as `bioalbert tag` always read it.
-SUFFIX_FORMATS = {".txt": "text", ".jsonl": "jsonl", ".ndjson": "jsonl", ".pubtator": "pubtator",
-                  ".pubtator3": "pubtator", ".xml": "bioc-xml", ".bioc": "bioc-xml", ".json": "bioc-json"}
+from .formats import INPUT_FORMATS, SUFFIX_FORMATS, input_format  # noqa: F401 - the names of what is read
 
 
 class InputError(ValueError):
@@ -65,16 +62,6 @@ def plain_document(doc_id: str, text: str, fields: dict | None = None) -> Docume
     document.id = doc_id
     document.add_passage(bioc.BioCPassage.of_text(text, 0))
     return Document(document, fields or {})
-
-
-def input_format(path: str, given: str | None) -> str:
-    """The format named by --input-format, or else the one the file name says (`.gz` looked through)."""
-    if given:
-        return given
-    name = path.lower().removesuffix(".gz")
-    if name.endswith(".bioc.json"):
-        return "bioc-json"
-    return SUFFIX_FORMATS.get(Path(name).suffix, "text")
 
 
 def open_binary(path: str):

@@ -26,8 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from .formats import EXTENSIONS, OUTPUT_FORMATS, TYPE_NAMES
-from .readers import INPUT_FORMATS, SUFFIX_FORMATS, input_format
+from .formats import EXTENSIONS, INPUT_FORMATS, OUTPUT_FORMATS, SUFFIX_FORMATS, TYPE_NAMES, input_format
 from .shipped import default_ner_model
 
 

@@ -321,3 +321,14 @@ def test_collections_are_read_in_constant_memory(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         count, growth_mb = done.stdout.split()
         assert int(count) == 20000 and float(growth_mb) < 10, (fmt, growth_mb)
+
+
+def test_the_tagger_package_imports_without_bioc_or_ray():
+    """The Space vendors bioalbert.inference and installs neither bioc nor ray: importing the package (and the
+    `bioalbert tag` module it imports) must not need them; only reading or writing a collection does."""
+    import subprocess
+
+    code = "import sys, bioalbert.inference; print(sorted({'bioc', 'lxml', 'ray', 'datasets'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
