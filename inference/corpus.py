@@ -85,7 +85,7 @@ class Output:
         self.names = [source.name for source in sources]
         self.state = {"inputs": self.names, "consumed": [0] * len(sources), "finished": [False] * len(sources),
                       "bytes": 0, "written": 0, "header": False}
-        self.handle, self.closed, self.complete = None, False, False
+        self.handle, self.closed, self.complete, self.resuming = None, False, False, False
         self.progress = path.with_name(path.name + ".progress.json") if path else None
         if path is None:
             return
@@ -94,7 +94,7 @@ class Output:
             if saved.get("inputs") != self.names:
                 raise ValueError(f"{path}: cannot resume: {self.progress} was written for other inputs "
                                  f"({', '.join(saved.get('inputs', []))}); run without --resume to start over")
-            self.state = saved
+            self.state, self.resuming = saved, True
             self.writer.written = saved["written"]
         elif resume and path.exists():
             self.complete = True  # finished by an earlier run: its progress file was deleted at the end
@@ -107,7 +107,10 @@ class Output:
         if self.handle is not None or self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.state["bytes"] or self.progress.exists():
+        if self.resuming and self.state["bytes"] and not self.path.exists():
+            raise ValueError(f"{self.path}: cannot resume: the output is missing, but {self.progress} says "
+                             f"{self.state['written']} documents were written; delete {self.progress} to start over")
+        if self.resuming and self.path.exists():
             self.handle = open(self.path, "r+b")
             self.handle.truncate(self.state["bytes"])  # what a killed run wrote after its last saved chunk goes
             self.handle.seek(self.state["bytes"])
