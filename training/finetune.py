@@ -9,6 +9,9 @@ scores) and `test_predictions.tsv`; the best seed's model (by dev entity F1) is 
 with the tokenizer and `bioalbert_finetune.json`, so that `AutoModelForTokenClassification.from_pretrained` and
 `pipeline("ner")` load it directly. `--resume` continues an interrupted run: finished seeds are kept, an
 unfinished one restarts from its last complete checkpoint.
+
+`bioalbert finetune-joint` shares what is here: the model and run flags, the per-seed trainer (`train_seed`, the
+one place a fine-tuning `Trainer` is built), the choice of the best seed and the `training` record.
 """
 
 import json
@@ -122,7 +125,7 @@ class NerTrainingArguments(TrainingArguments):
     )
 
 
-def parse_job_args(argv, dataclass_types=(ModelArguments, DataArguments, RunArguments, NerTrainingArguments)):
+def parse_args(argv, dataclass_types=(ModelArguments, DataArguments, RunArguments, NerTrainingArguments)):
     """The argument dataclasses of a fine-tuning job (RunArguments and a NerTrainingArguments among them)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = HfArgumentParser(dataclass_types)
@@ -138,8 +141,6 @@ def parse_job_args(argv, dataclass_types=(ModelArguments, DataArguments, RunArgu
                      f"--lr-scheduler-type {training_args.lr_scheduler_type}")
     return parsed
 
-
-parse_args = parse_job_args
 
 
 def load_data(data_args):
@@ -235,7 +236,7 @@ class SeedSetup:
     decoding: str  # recorded in run.json: a seed finished under another decoding is rescored on --resume
     num_hidden_groups: int | None = None
     collator: object = None  # default: DataCollatorForTokenClassification
-    trainer_class: type = None  # default: NerTrainer
+    trainer_class: type = NerTrainer
     trainer_kwargs: dict = field(default_factory=dict)
     test: "WindowedSplit | None" = None
 
@@ -281,7 +282,7 @@ def train_seed(seed: int, setup: SeedSetup, training_args, resume: bool, callbac
     )
     if setup.num_hidden_groups:
         model.untie_layer_groups(setup.num_hidden_groups)  # before the Trainer, so a checkpoint resumes into its shape
-    trainer = (setup.trainer_class or NerTrainer)(
+    trainer = setup.trainer_class(
         model=model,
         args=training_args,
         train_dataset=setup.train,

@@ -48,7 +48,7 @@ from bioalbert.ner.windows import IGNORE_INDEX, encode, sentence_scores
 
 from .bioner_data import first_sentences, load_bioner
 from .finetune import (
-    ModelArguments, NerTrainer, NerTrainingArguments, RunArguments, SeedSetup, keep_best_seed, parse_job_args,
+    ModelArguments, NerTrainer, NerTrainingArguments, RunArguments, SeedSetup, keep_best_seed, parse_args,
     train_seeds, training_record,
 )
 from .ner_metric import compute_ner_metrics
@@ -404,7 +404,7 @@ def run(model_args: ModelArguments, run_args: RunArguments, args: JointArguments
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    model_args, run_args, args, training_args = parse_job_args(
+    model_args, run_args, args, training_args = parse_args(
         argv, (ModelArguments, RunArguments, JointArguments, JointTrainingArguments))
     for result in run(model_args, run_args, args, training_args):  # bad input: one line from the CLI (INPUT_ERRORS)
         print(f"{result.dataset:<16} test entity F1 {100 * result.entity['f1']:.2f} "
