@@ -48,9 +48,41 @@ def test_sentences(data_dir, dataset):
     return read_conll(resolve_data_dir(data_dir) / "bioner" / dataset / "test.tsv")
 
 
-def run_tagger(queue, models, batch_size, texts, threads, quantize, compile, gold=None):
+def benchmark_entities(entities, model: str, dataset: str) -> list:
+    """`tag()`'s entities as `dataset` annotates them: an all-types model's labels renamed to the benchmark's own
+    types through the type table it was trained with (`corpus_types` in bioalbert_finetune.json), labels the
+    benchmark does not annotate dropped; a single-task model's entities as they are."""
+    import dataclasses
+
+    from bioalbert.ner.corpus_types import BENCHMARK_CORPUS
+
+    info = Path(model, "bioalbert_finetune.json")
+    table = json.loads(info.read_text()).get("corpus_types") if info.is_file() else None
+    if not table:
+        return entities
+    own = {union: kind for kind, unions in table[BENCHMARK_CORPUS[dataset]].items() for union in unions}
+    types = {tag[2:] for sentence in test_sentences(None, dataset) for tag in sentence["ner_tags"] if tag != "O"}
+    return [dataclasses.replace(entity, label=own[entity.label]) for entity in entities
+            if own.get(entity.label) in types]
+
+
+def tag_f1(tagger, model: str, dataset: str, data_dir=None) -> float:
+    """Strict entity F1 of `tagger.tag` on `dataset`'s test text (one raw text per sentence, tokens joined by
+    spaces), on the benchmark's own types."""
+    from bioalbert.inference.formats import word_tags
+    from bioalbert.training.ner_metric import compute_ner_metrics
+
+    sentences = test_sentences(data_dir, dataset)
+    texts = [" ".join(s["tokens"]) for s in sentences]
+    predicted = [[tag for _, tag in word_tags(text, benchmark_entities(entities, model, dataset))]
+                 for text, entities in zip(texts, tagger.tag(texts))]
+    return compute_ner_metrics([s["ner_tags"] for s in sentences], predicted)["entity_f1"]
+
+
+def run_tagger(queue, models, batch_size, texts, threads, quantize, compile, gold=None, f1_datasets=()):
     """Tags `texts` with each of `models` in turn (one model: one tagger; several: what a user runs to get all
-    their types from single-type models) and reports the total time."""
+    their types from single-type models) and reports the total time; with `gold` (a one-model run), also the
+    entity F1 on `texts` and, untimed, on each of `f1_datasets`' test text."""
     import torch
 
     torch.set_num_threads(threads)
@@ -67,8 +99,11 @@ def run_tagger(queue, models, batch_size, texts, threads, quantize, compile, gol
         from bioalbert.inference.formats import word_tags
         from bioalbert.training.ner_metric import compute_ner_metrics
 
-        predicted = [[t for _, t in word_tags(text, entities)] for text, entities in zip(texts, results[0])]
-        record["entity_f1"] = compute_ner_metrics(gold, predicted)["entity_f1"]
+        dataset, gold_tags = gold
+        predicted = [[t for _, t in word_tags(text, benchmark_entities(entities, models[0], dataset))]
+                     for text, entities in zip(texts, results[0])]
+        record["entity_f1"] = compute_ner_metrics(gold_tags, predicted)["entity_f1"]
+        record["entity_f1_by_dataset"] = {name: tag_f1(taggers[0], models[0], name) for name in f1_datasets}
     queue.put(record)
 
 
@@ -148,6 +183,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", default="ncbi_disease")
     parser.add_argument("--data-dir")
     parser.add_argument("--max-sentences", type=int, help="Only the first N test sentences (quick runs).")
+    parser.add_argument("--f1-datasets", nargs="*", default=[],
+                        help="With --model: also its entity F1 through tag() on these benchmarks' test text, measured "
+                        "at the largest batch size (an all-types model on each benchmark's own types).")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch intra-op threads.")
     parser.add_argument("--quantize", action="store_true", help="Also time the presets with int8 quantisation.")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models.")
@@ -171,7 +209,8 @@ def main(argv=None) -> int:
         models = [(f"bioalbert-{preset}", [random_model(args.tokenizer, preset, folder)], None)
                   for preset in (args.presets if args.tokenizer else [])]
         if args.model:
-            models.append((f"bioalbert-{Path(args.model).name}", [args.model], gold))
+            name = Path(args.model).name
+            models.append((name if name.startswith("bioalbert") else f"bioalbert-{name}", [args.model], (args.dataset, gold)))
         if args.all_types:
             models.append((f"{Path(args.all_types).name} (all types, one pass)", [args.all_types], None))
         if args.single_task_encoder:
@@ -181,7 +220,9 @@ def main(argv=None) -> int:
         for system, paths, model_gold in models:
             for quantize in [False, True] if (args.quantize or model_gold) else [False]:
                 for batch_size in args.batch_sizes:
-                    record = in_process(run_tagger, paths, batch_size, texts, args.threads, quantize, args.compile, model_gold)
+                    f1_datasets = args.f1_datasets if model_gold and batch_size == max(args.batch_sizes) else ()
+                    record = in_process(run_tagger, paths, batch_size, texts, args.threads, quantize, args.compile,
+                                        model_gold, f1_datasets)
                     rows.append({"system": f"{system}{'-int8' if quantize else ''}", "batch_size": batch_size,
                                  "words_per_s": round(words / record["seconds"]), **record})
                     print(json.dumps(rows[-1]), flush=True)

@@ -207,6 +207,13 @@ def tag_speed_markdown(run: dict) -> str:
         f1 = f"{100 * row['entity_f1']:.2f}" if "entity_f1" in row else "–"
         lines.append(f"| {row['system']} | {row['batch_size']} | {row['words_per_s']:,} | {row['peak_mb']:.0f} | "
                      f"{ratio} | {f1} |")
+    scored = [row for row in run["rows"] if row.get("entity_f1_by_dataset")]
+    if scored:  # the same taggers' F1 on every benchmark's test text, in the same run as the speed
+        datasets = list(scored[0]["entity_f1_by_dataset"])
+        lines += ["", "| system (batch " + str(scored[0]["batch_size"]) + ") | " + " | ".join(datasets) + " |",
+                  "|---|" + "---:|" * len(datasets)]
+        lines += [f"| {row['system']} | " + " | ".join(f"{100 * row['entity_f1_by_dataset'][d]:.2f}" for d in datasets)
+                  + " |" for row in scored]
     return "\n".join(lines)
 
 
