@@ -12,7 +12,7 @@ An entity's `word` is the exact text it covers, `text[start:end]`.
 
 Words get their labels by IOB2-constrained decoding (`decode_iob2`), not one argmax per word: an argmax can say
 "O I-Species", which the stock grouping turns into an entity that the strict IOB2 metric does not count (and whose
-boundary is wrong). The same decoding scores the models in training (`bioalbert.training.ner_windows`).
+boundary is wrong). The same decoding scores the models in training (`bioalbert.ner`).
 
 A fine-tuned folder's config names this class under `custom_pipelines`, so
 `pipeline("ner", model=folder, trust_remote_code=True)` runs it (this file must stay self-contained: it is remote

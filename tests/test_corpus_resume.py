@@ -36,6 +36,7 @@ def tag_args(source, out, *extra) -> list[str]:
                              "--no-progress", *extra]]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_writes_what_an_uninterrupted_run_writes(tmp_path, abstracts, capsys):
     source = write_pubtator(tmp_path / "abstracts.pubtator.gz", abstracts)
     killed, progress = tmp_path / "killed.xml", tmp_path / "killed.xml.progress.json"
@@ -93,6 +94,7 @@ def test_resume_leaves_complete_outputs_alone(tmp_path, abstracts, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_two_workers_write_what_one_process_writes(tmp_path, abstracts, capsys):
     source = write_pubtator(tmp_path / "abstracts.pubtator", abstracts[:60])
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
