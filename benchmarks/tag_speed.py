@@ -21,6 +21,7 @@ run one after another, and against one spaCy pipeline per benchmark run one afte
 """
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -48,34 +49,62 @@ def test_sentences(data_dir, dataset):
     return read_conll(resolve_data_dir(data_dir) / "bioner" / dataset / "test.tsv")
 
 
+@functools.lru_cache
+def benchmark_types(model: str, dataset: str) -> tuple[dict, set] | None:
+    """An all-types model's union label -> `dataset`'s own type, and the types `dataset` annotates; None for a
+    single-task model."""
+    from bioalbert.ner.corpus_types import BENCHMARK_CORPUS
+
+    info = Path(model, "bioalbert_finetune.json")
+    table = json.loads(info.read_text()).get("corpus_types") if info.is_file() else None
+    if not table:
+        return None
+    own = {union: kind for kind, unions in table[BENCHMARK_CORPUS[dataset]].items() for union in unions}
+    types = {tag[2:] for sentence in test_sentences(None, dataset) for tag in sentence["ner_tags"] if tag != "O"}
+    return own, types
+
+
 def benchmark_entities(entities, model: str, dataset: str) -> list:
     """`tag()`'s entities as `dataset` annotates them: an all-types model's labels renamed to the benchmark's own
     types through the type table it was trained with (`corpus_types` in bioalbert_finetune.json), labels the
     benchmark does not annotate dropped; a single-task model's entities as they are."""
     import dataclasses
 
-    from bioalbert.ner.corpus_types import BENCHMARK_CORPUS
-
-    info = Path(model, "bioalbert_finetune.json")
-    table = json.loads(info.read_text()).get("corpus_types") if info.is_file() else None
-    if not table:
+    mapping = benchmark_types(model, dataset)
+    if mapping is None:
         return entities
-    own = {union: kind for kind, unions in table[BENCHMARK_CORPUS[dataset]].items() for union in unions}
-    types = {tag[2:] for sentence in test_sentences(None, dataset) for tag in sentence["ner_tags"] if tag != "O"}
+    own, types = mapping
     return [dataclasses.replace(entity, label=own[entity.label]) for entity in entities
             if own.get(entity.label) in types]
 
 
+def token_tags(tokens: list[str], entities) -> list[str]:
+    """IOB2 tags of the benchmark's own tokens from entities found in `" ".join(tokens)`: a token takes the type of
+    the entity it overlaps (B- on the first). The tagger splits words more finely than some corpora (`IL-2` is one
+    JNLPBA token, three tagger words), so its word tags cannot be compared with the gold ones directly."""
+    from bioalbert.inference.tagger import merge_entities
+
+    spans, start = [], 0
+    for token in tokens:
+        spans.append((start, start + len(token)))
+        start += len(token) + 1
+    tags = ["O"] * len(tokens)
+    for entity in merge_entities(entities):
+        inside = [i for i, (begin, end) in enumerate(spans) if begin < entity.end and entity.start < end and tags[i] == "O"]
+        for position, i in enumerate(inside):
+            tags[i] = f"{'B' if position == 0 else 'I'}-{entity.label}"
+    return tags
+
+
 def tag_f1(tagger, model: str, dataset: str, data_dir=None) -> float:
     """Strict entity F1 of `tagger.tag` on `dataset`'s test text (one raw text per sentence, tokens joined by
-    spaces), on the benchmark's own types."""
-    from bioalbert.inference.formats import word_tags
+    spaces), on the benchmark's own types and tokens."""
     from bioalbert.training.ner_metric import compute_ner_metrics
 
     sentences = test_sentences(data_dir, dataset)
     texts = [" ".join(s["tokens"]) for s in sentences]
-    predicted = [[tag for _, tag in word_tags(text, benchmark_entities(entities, model, dataset))]
-                 for text, entities in zip(texts, tagger.tag(texts))]
+    predicted = [token_tags(s["tokens"], benchmark_entities(entities, model, dataset))
+                 for s, entities in zip(sentences, tagger.tag(texts))]
     return compute_ner_metrics([s["ner_tags"] for s in sentences], predicted)["entity_f1"]
 
 
@@ -96,11 +125,10 @@ def run_tagger(queue, models, batch_size, texts, threads, quantize, compile, gol
     seconds = time.perf_counter() - started
     record = {"seconds": seconds, "peak_mb": peak_mb()}
     if gold is not None:
-        from bioalbert.inference.formats import word_tags
         from bioalbert.training.ner_metric import compute_ner_metrics
 
-        dataset, gold_tags = gold
-        predicted = [[t for _, t in word_tags(text, benchmark_entities(entities, models[0], dataset))]
+        dataset, gold_tags = gold  # texts are the benchmark's tokens joined by spaces
+        predicted = [token_tags(text.split(" "), benchmark_entities(entities, models[0], dataset))
                      for text, entities in zip(texts, results[0])]
         record["entity_f1"] = compute_ner_metrics(gold_tags, predicted)["entity_f1"]
         record["entity_f1_by_dataset"] = {name: tag_f1(taggers[0], models[0], name) for name in f1_datasets}
