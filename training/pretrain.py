@@ -170,19 +170,13 @@ def batch_metric_sums(outputs, inputs) -> torch.Tensor:
     zero = torch.zeros((), device=labels.device)
     values = [getattr(outputs, name, None) for name in LOSSES]
     values = [zero if value is None else value.detach().float() for value in values]
-    pairs = [(outputs.prediction_logits.argmax(-1) == masked_labels, None)]
-    order = inputs.get("sentence_order_label")
-    pairs.append((outputs.sop_logits.argmax(-1) == order, None) if outputs.sop_logits is not None and order is not None
-                 else (None, None))
-    rtd_labels = getattr(outputs, "rtd_labels", None)
-    if rtd_labels is not None:
-        active = rtd_labels != -100
-        pairs.append(((outputs.rtd_logits[active] > 0).long() == rtd_labels[active], None))
-    else:
-        pairs.append((None, None))
-    for hits, _ in pairs:
-        values += [zero, zero] if hits is None else [hits.sum().float(), torch.tensor(float(hits.numel()),
-                                                                                      device=labels.device)]
+    order, rtd_labels = inputs.get("sentence_order_label"), getattr(outputs, "rtd_labels", None)
+    active = rtd_labels != -100 if rtd_labels is not None else None
+    hits = [outputs.prediction_logits.argmax(-1) == masked_labels,  # one per ACCURACIES entry; None: not trained
+            outputs.sop_logits.argmax(-1) == order if outputs.sop_logits is not None and order is not None else None,
+            (outputs.rtd_logits[active] > 0).long() == rtd_labels[active] if active is not None else None]
+    for hit in hits:
+        values += [zero, zero] if hit is None else [hit.sum().float(), torch.tensor(float(hit.numel()), device=zero.device)]
     return torch.stack(values)
 
 
