@@ -59,18 +59,6 @@ def get_variant(name: str) -> dict:
     return {"name": name, **variants[name]}
 
 
-def recipe_trained_on(recipe: str) -> str | None:
-    """The honest `trained_on` description of a pretraining recipe from bioalbert.training.recipes, if known."""
-    try:
-        from bioalbert.training import recipes
-    except ImportError:  # the recipes module is optional: the card then says only what the metadata says
-        return None
-    entry = getattr(recipes, "RECIPES", {}).get(recipe)
-    if entry is None:
-        return None
-    return entry.get("trained_on") if isinstance(entry, dict) else getattr(entry, "trained_on", None)
-
-
 def read_training_metadata(model_dir: Path) -> dict:
     """What the model folder records about its own training: steps, tokens, wall time, hardware, recipe.
 
@@ -158,8 +146,10 @@ def is_cpu_run(facts: dict) -> bool:
     return bool(facts.get("hardware_known")) and not facts.get("gpu") and "GPU" not in str(facts.get("hardware", ""))
 
 
-def pretraining_lines(facts: dict, recipe_text: str | None) -> list[str]:
-    """The card's Training section for a pretrained checkpoint, from recorded facts only."""
+def pretraining_lines(facts: dict) -> list[str]:
+    """The card's Training section for a pretrained checkpoint, from recorded facts only: what the corpus was comes
+    from the run's own record (pretraining writes its recipe's `trained_on` there), never from today's recipe table,
+    which may have changed since the run."""
     if facts.get("converted_from"):
         lines = [f"Weights converted from {facts['converted_from']} (the BioALBERT authors' own pretraining)."]
         if facts.get("trained_on"):
@@ -177,7 +167,7 @@ def pretraining_lines(facts: dict, recipe_text: str | None) -> list[str]:
         lines.append(f"Pretraining recipe: `{facts['recipe']}` (`bioalbert pretrain --variant {facts['recipe']}`).")
     if facts.get("objective"):
         lines.append(f"Pretraining objective: {OBJECTIVE_TEXT.get(facts['objective'], facts['objective'])}.")
-    trained_on = facts.get("trained_on") or recipe_text
+    trained_on = facts.get("trained_on")
     lines.append(f"Pretrained on: {trained_on}" if trained_on else "Pretraining corpus: not recorded.")
     if facts.get("corpus_words"):
         lines.append(f"Corpus size: {facts['corpus_words']:,} words.")
@@ -347,7 +337,7 @@ def build_card(
     cpu_run = is_cpu_run(facts)
 
     if kind == "pretrained":
-        training = pretraining_lines(facts, recipe_trained_on(facts.get("recipe") or variant["recipe"]))
+        training = pretraining_lines(facts)
         if variant.get("release"):
             training.append(
                 f"The BioALBERT paper pretrained this variant on {corpus} at full scale (billions of words); this "

@@ -23,16 +23,16 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from bioalbert.modeling.modeling_bioalbert import CUSTOM_PIPELINES, PIPELINE_FILE
-
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 # bioalbert_finetune.json: what an NER model was trained on (labels, windows, an all-types model's type table, which
 # `bioalbert evaluate` and `bioalbert demo` read).
 OPTIONAL_FILES = ("special_tokens_map.json", "spiece.model", "bioalbert_finetune.json")
+# File names written out rather than imported from bioalbert.modeling, whose import loads torch and transformers (about
+# 5 s): `release push` needs neither. tests/test_release.py keeps the pipeline's name equal to modeling's PIPELINE_FILE.
 REMOTE_CODE_FILES = ("configuration_bioalbert.py", "modeling_bioalbert.py")
+NER_PIPELINE_FILE = "pipeline_bioalbert.py"  # NER models also carry the code `pipeline("ner", trust_remote_code=True)` runs
 GENERATED_FILES = ("README.md", ".gitattributes")
-# NER models also carry the code `pipeline("ner", trust_remote_code=True)` runs.
-MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + (PIPELINE_FILE,) + GENERATED_FILES
+MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + (NER_PIPELINE_FILE,) + GENERATED_FILES
 # The results files the card was generated from, and the pretraining summary: the numbers' provenance travels with
 # the weights, so a model folder (models/ in this repository, or a Hub repo) can be checked against its card.
 RESULTS_FOLDER = "results"
@@ -148,7 +148,7 @@ def verify_staged(folder: Path) -> None:
     from transformers import AutoConfig
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
-    from bioalbert.modeling import AUTO_MAP
+    from bioalbert.modeling.modeling_bioalbert import AUTO_MAP, CUSTOM_PIPELINES
 
     present = sorted(path.name for path in folder.iterdir())
     extra = sorted(name for name in present if not is_repo_file(name) and name != RESULTS_FOLDER)
@@ -163,8 +163,8 @@ def verify_staged(folder: Path) -> None:
         raise ReleaseError(f"{folder / 'config.json'}: auto_map is {auto_map}, expected {AUTO_MAP}")
     references = dict(auto_map)
     if "BioAlbertForTokenClassification" in (config.get("architectures") or []):
-        if config.get("custom_pipelines") != CUSTOM_PIPELINES or PIPELINE_FILE not in present:
-            raise ReleaseError(f"{folder}: an NER model needs {PIPELINE_FILE} and config custom_pipelines "
+        if config.get("custom_pipelines") != CUSTOM_PIPELINES or NER_PIPELINE_FILE not in present:
+            raise ReleaseError(f"{folder}: an NER model needs {NER_PIPELINE_FILE} and config custom_pipelines "
                                f"{CUSTOM_PIPELINES}, found {config.get('custom_pipelines')}")
         references.update({task: info["impl"] for task, info in CUSTOM_PIPELINES.items()})
     # Import every auto_map class from the staged files, as trust_remote_code does where bioalbert is not installed
@@ -223,6 +223,7 @@ def stage(
 ) -> Path:
     import bioalbert.modeling
     from bioalbert.hub import cards
+    from bioalbert.modeling.modeling_bioalbert import CUSTOM_PIPELINES
 
     # A fine-tuning run folder holds the weights of the seed best on devel, and each seed's in seed-N/; the results
     # files measured the run (every seed), so they stay the card's whichever seed's weights are staged.
@@ -285,7 +286,7 @@ def stage(
             (staging / "config.json").write_text(json.dumps(staged_config, indent=2, sort_keys=True) + "\n",
                                                  encoding="utf-8")
         code_dir = Path(bioalbert.modeling.__file__).parent  # the code this package runs, not the folder's copy
-        for name in REMOTE_CODE_FILES + ((PIPELINE_FILE,) if kind == "ner" else ()):
+        for name in REMOTE_CODE_FILES + ((NER_PIPELINE_FILE,) if kind == "ner" else ()):
             shutil.copy2(code_dir / name, staging / name)
         card.save(staging / "README.md")
         provenance = {f"{record['dataset']}.json": record for record in records}

@@ -22,6 +22,7 @@ one_thread = pytest.fixture(scope="module", autouse=True)(one_thread)
 FIXTURES = Path(__file__).parent / "fixtures"
 MODEL = str(SHIPPED_NER_DIR)
 MODEL_NAME = SHIPPED_NER_DIR.name
+ABSTRACTS = 60  # read, tagged and written in every format; more only adds time (scale: the constant-memory test)
 
 
 def corpus_abstracts(data_dir: Path, count: int) -> list[tuple[str, str, str]]:
@@ -70,7 +71,7 @@ def run_main(argv, capsys) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def abstracts(data_dir):
-    return corpus_abstracts(data_dir, 200)
+    return corpus_abstracts(data_dir, ABSTRACTS)
 
 
 @pytest.fixture(scope="module")
@@ -100,20 +101,20 @@ def bioc_entities(document: bioc.BioCDocument, model: str = MODEL_NAME) -> list[
 
 
 def test_pubtator_collection_round_trips(tmp_path, abstracts, expected, capsys):
-    """A few hundred abstracts, gzipped PubTator in, PubTator out: bioc parses it, the texts are unchanged, every
+    """Sixty abstracts, gzipped PubTator in, PubTator out: bioc parses it, the texts are unchanged, every
     mention is the text at its offsets and the entities are the tagger's."""
     source = write_pubtator(tmp_path / "abstracts.pubtator.gz", abstracts)
     out = tmp_path / "tagged.pubtator"
     code, _, err = run_main(["--model", MODEL, source, "--format", "pubtator", "-o", out], capsys)
     assert code == 0, err
-    assert "200doc" in err.replace(" ", "") and "doc/s" in err  # one progress bar, documents per second
+    assert f"{ABSTRACTS}doc" in err.replace(" ", "") and "doc/s" in err  # one progress bar, documents per second
     documents = pubtator.load(out.open(encoding="utf-8"))
     assert [(d.pmid, d.title, d.abstract) for d in documents] == abstracts
     for document in documents:
         pubtator.validate(document)  # bioc's own check: every mention equals title + "\n" + abstract at its offsets
         assert all(len(ann.others) == 1 and ann.others[0] == MODEL_NAME and ann.id == "-" for ann in document.annotations)
         assert [(a.start, a.end, a.text, a.type) for a in document.annotations] == expected[document.pmid]
-    assert sum(len(d.annotations) for d in documents) > 500
+    assert sum(len(d.annotations) for d in documents) > 2 * ABSTRACTS
     assert not (tmp_path / "tagged.pubtator.progress.json").exists()  # complete: no progress file left
 
 
@@ -304,6 +305,7 @@ print(count, resident_mb("VmHWM:") - before)
 """
 
 
+@pytest.mark.slow  # writes and reads three 20 MB collections
 def test_collections_are_read_in_constant_memory(tmp_path):
     """20,000 documents (about 20 MB a file): reading the whole collection raises peak memory by under 10 MB in
     each format (lxml's tree of the XML alone would take several times the file)."""

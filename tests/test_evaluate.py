@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 from tagging_fixtures import read_conll  # noqa: E402
 
@@ -25,6 +27,7 @@ def small_benchmark(data_dir: Path, folder: Path, name: str = "ncbi_disease", se
     return folder
 
 
+@pytest.mark.slow  # three commands end to end, the demo scoring a benchmark
 def test_demo_evaluate_and_tag_print_no_loading_bar_and_no_length_warning(data_dir, tmp_path):
     """The commands a newcomer runs first load the model once, quietly, and window a sentence longer than the model
     without the tokenizer's warning that it is too long; the demo shows one progress bar for its scoring."""

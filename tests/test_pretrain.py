@@ -180,14 +180,23 @@ def find_auto(node, path=""):
     return [path] if node == "auto" else []
 
 
-ONE_PROCESS = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29533", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}
+ONE_PROCESS = {"MASTER_ADDR": "127.0.0.1", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}
+
+
+def free_port() -> str:
+    """A port nobody listens on: a fixed one that another test session on the machine holds makes the store wait."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
 
 
 @pytest.fixture
 def one_process_group(monkeypatch):
     """ZeRO-3 arguments start torch.distributed (gloo on CPU): give them a one-process group, then tear it down so
     that later tests see a plain process again."""
-    for key, value in ONE_PROCESS.items():
+    for key, value in {**ONE_PROCESS, "MASTER_PORT": free_port()}.items():
         monkeypatch.setenv(key, value)
     yield
     if torch.distributed.is_initialized():
@@ -275,7 +284,7 @@ def test_zero2_pretraining_runs_a_deepspeed_engine_on_cpu(corpus_file, micro_pre
     )
     info_file = tmp_path / "engine.json"
     # A one-process "distributed" run, as a launcher would set it up (DeepSpeed uses the gloo backend on CPU).
-    env = {**os.environ, **ONE_PROCESS, "MASTER_PORT": "29534"}
+    env = {**os.environ, **ONE_PROCESS, "MASTER_PORT": free_port()}
     done = subprocess.run(
         [sys.executable, "-c", RECORD_ENGINE, str(info_file), *argv], capture_output=True, text=True, timeout=900, env=env
     )
@@ -321,6 +330,6 @@ def test_continued_pretraining_keeps_the_whole_lineage_for_the_card(corpus_file,
     assert records[2]["total_steps"] == 2 + 3 + 2
     assert records[2]["total_tokens_seen"] == sum(r["tokens_seen_non_padding"] for r in records)
 
-    lines = pretraining_lines(read_training_metadata(third), None)
+    lines = pretraining_lines(read_training_metadata(third))
     assert any(line.startswith(f"Pretraining continued from `{second}` as it was after 5 steps") for line in lines)
     assert any(line.startswith("Optimisation steps: 2 of 2 planned; 7 in all.") for line in lines)

@@ -308,6 +308,18 @@ def push(hub, *args, token: str | None = TOKEN, home: Path) -> subprocess.Comple
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
+def test_push_runs_without_importing_torch():
+    """`release push` only uploads files: importing the release module loads neither torch nor transformers (seconds
+    on every push), and its file list names the pipeline file that modeling copies into NER folders."""
+    from bioalbert.modeling.modeling_bioalbert import PIPELINE_FILE
+
+    code = "import sys, bioalbert.hub.release; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+    assert release.NER_PIPELINE_FILE == PIPELINE_FILE and release.is_repo_file(PIPELINE_FILE)
+
+
 def test_push_sends_exactly_the_staged_files(hub, staged_pretrained, tmp_path):
     repo_id = f"testorg/{staged_pretrained.name}"
     done = push(hub, "--folder", staged_pretrained, "--repo-id", repo_id, "--private", home=tmp_path)

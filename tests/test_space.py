@@ -162,6 +162,7 @@ def test_vendored_code_is_what_the_entry_file_imports(tmp_path):
         vendored_modules(entry)
 
 
+@pytest.mark.slow  # stages the Space and starts its server in a fresh Python
 def test_staged_space_runs_where_bioalbert_is_not_installed(tmp_path, ner_dir, abstract, normal_mode):
     """`bioalbert space --stage` output, started as a Space starts it (`python app.py` in the folder) by a Python
     where bioalbert is not installed and nothing of this checkout can be imported or read (bioalbert.hub.isolated,
