@@ -127,7 +127,7 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(micro_pretrain
 @pytest.mark.slow
 def test_time_budget_counts_the_time_before_a_kill(micro_pretrained_dir, tmp_path):
     output_dir = tmp_path / "budgeted"
-    budget = ["--max-train-minutes", "60"]
+    budget = ["--max-train-minutes", "60", "--budget-clock", "cpu"]  # CPU seconds, as the encoder probe counts
     with pytest.raises(Interrupt):
         finetune.run(*finetune_args(micro_pretrained_dir, output_dir, tmp_path / "r", *budget),
                      callbacks=[InterruptAfterSave(step=2)])
@@ -143,6 +143,7 @@ def test_time_budget_counts_the_time_before_a_kill(micro_pretrained_dir, tmp_pat
     assert resumed["runs"][0]["global_step"] == 3
     final = json.loads((output_dir / "seed-42" / "checkpoint-3" / "trainer_state.json").read_text())
     assert final["stateful_callbacks"]["TimeBudget"]["args"]["spent_seconds"] >= 3600.0
+    assert final["stateful_callbacks"]["TimeBudget"]["args"]["clock"] == resumed["training"]["budget_clock"] == "cpu"
 
 
 def test_budget_schedule_warms_up_and_decays_to_zero_with_the_clock(micro_pretrained_dir, tmp_path):

@@ -41,7 +41,7 @@ from bioalbert.ner.scoring import DECODING, decode_tags, predict_words
 from bioalbert.ner.windows import IGNORE_INDEX, encode, sentence_scores
 
 from .bioner_data import first_sentences, load_bioner
-from .budget import TimeBudget, budget_lr_scheduler
+from .budget import CLOCK_HELP, CLOCKS, TimeBudget, budget_lr_scheduler
 from .ner_metric import compute_ner_metrics
 from .precision import precision_flags, precision_name
 from .results import Result
@@ -101,6 +101,7 @@ class RunArguments:
                   "time budget (or the epochs, whichever ends first), so that a run the clock stops has annealed. "
                   "Off: the schedule spans --num-train-epochs and the clock may stop it at any learning rate."},
     )
+    budget_clock: str = field(default="wall", metadata={"choices": list(CLOCKS), "help": CLOCK_HELP})
 
 
 @dataclass
@@ -246,8 +247,8 @@ def train_seeds(setup: SeedSetup, training_args, run_args, callbacks=()) -> list
     output_dir, runs = Path(training_args.output_dir), []
     for seed in run_args.seeds:
         seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed)
-        budget = [TimeBudget(run_args.max_train_minutes, schedules_lr=run_args.lr_schedule_over_budget)
-                  ] if run_args.max_train_minutes else []
+        budget = [TimeBudget(run_args.max_train_minutes, schedules_lr=run_args.lr_schedule_over_budget,
+                             clock=run_args.budget_clock)] if run_args.max_train_minutes else []
         runs.append(train_seed(seed, setup, seed_args, run_args.resume, [*callbacks, *budget]))
         logger.info("Seed %d: dev entity F1 %.4f", seed, runs[-1]["dev"]["entity_f1"])
     return runs
@@ -390,6 +391,7 @@ def training_record(runs: list[dict], run_args, training_args, max_seq_length: i
         "epochs": statistics.fmean(r["epochs"] for r in runs),
         "max_epochs": training_args.num_train_epochs,
         "max_train_minutes": run_args.max_train_minutes,
+        "budget_clock": run_args.budget_clock,
         "lr_scheduler": ("linear over the time budget" if run_args.lr_schedule_over_budget
                          else getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)),
         "learning_rate": training_args.learning_rate,
