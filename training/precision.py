@@ -16,8 +16,8 @@ def native_bf16() -> str | None:
 
 def precision_flags() -> list[str]:
     """`TrainingArguments` flags for bf16 mixed precision wherever it is native, to put before the user's own (which
-    win: `--bf16 false`). On an AVX512-BF16 CPU the tiny model trains 1.7x (fine-tuning) to 2x (pretraining) as fast
-    (docs/research.md, the all-types model). Trainer wants `--use_cpu` for bf16 on CPU."""
+    win: `--bf16 false`). On an AVX512-BF16 CPU the tiny model trains markedly faster in bf16 (measured in
+    docs/research.md, the all-types model). Trainer wants `--use_cpu` for bf16 on CPU."""
     device = native_bf16()
     if device is None:
         return []

@@ -127,7 +127,7 @@ RECIPES = {
             peer_minutes=15,
             random_baseline=True,
             minutes={"tokenizer": 3, "pretrain": 70, "finetune": 46, "peer": 16, "release": 0.5},
-            # Pretraining is the one shared cost (60 to 100 minutes on 2 cores): made once, kept, fine-tuned from.
+            # Pretraining is the one shared cost (`minutes` above): made once, kept, fine-tuned from.
             start_model="models/bioalbert-tiny-pubmed-task",
         ),
         *(_gpu(v) for v in ("base-pubmed", "base-pubmed-pmc", "large-pubmed", "large-pubmed-pmc")),

@@ -4,6 +4,8 @@ reported beside it, never used to choose).
 
     python benchmarks/research/encoder_probe.py --encoder runs/rtd-cmp/rtd --name probe-rtd-90min
     python benchmarks/research/encoder_probe.py --table probe-mlm-sop-90min probe-rtd-90min   # compare
+    python benchmarks/research/encoder_probe.py --table NAME ... --plot results/benchmarks/encoder_probe/curve.png \
+        --doc docs/research.md --block encoder-curve       # the tokens-vs-F1 curve, spliced into the docs
 
 Each fine-tune writes results/<name>/<dataset>.json as `bioalbert finetune` does and resumes after a kill; the probe
 then writes results/benchmarks/encoder_probe/<name>.json: the six runs' devel and test F1 and the encoder's
@@ -12,11 +14,13 @@ pretraining record (objective, steps, tokens seen, held-out accuracies), one poi
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+from bioalbert.training.report import splice
 from bioalbert.training.reproduce import RECIPES
 from bioalbert.training.results import environment, load_results
 
@@ -25,7 +29,7 @@ SEEDS = ("13", "42")
 OUT = Path("results/benchmarks/encoder_probe")
 # The recipe's 15 minutes per seed counted in CPU time: two probes side by side (one torch thread each) get the
 # compute of one idle core each, whatever else the machine runs. Compare probes made on one kind of CPU only: on one
-# with native bf16 the same minutes hold 1.7x the epochs.
+# with native bf16 the same minutes hold more epochs.
 CLOCK_FLAGS = ("--budget-clock", "cpu")
 
 
@@ -78,11 +82,46 @@ def table(names: list[str]) -> str:
             runs = [run for run in summary["runs"] if run["dataset"] == dataset]
             cells.append(f"{100 * statistics.mean(r['dev_entity_f1'] for r in runs):.2f} / "
                          f"{100 * statistics.mean(r['test_entity_f1'] for r in runs):.2f}")
-        tokens = pre.get("total_tokens_seen") or pre.get("tokens_seen_non_padding")
+        tokens = tokens_seen(summary)
         lines.append(f"| {name} | {pre.get('objective', '–')} | {pre.get('total_steps') or pre.get('global_step')} / "
                      f"{tokens / 1e6:.1f}M | {accuracy or '–'} | " + " | ".join(cells) +
                      f" | {100 * summary['mean_dev_entity_f1']:.2f} | {100 * summary['mean_test_entity_f1']:.2f} |")
     return "\n".join(lines)
+
+
+def tokens_seen(summary: dict) -> float:
+    pre = summary["pretraining"]
+    return pre.get("total_tokens_seen") or pre.get("tokens_seen_non_padding") or 0
+
+
+def plot(names: list[str], path: Path) -> Path:
+    """Mean devel entity F1 of the probe and held-out pretraining accuracy against pretraining tokens, one line per
+    objective (the curve of issue #37: where more pretraining stops paying)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summaries = sorted((json.loads((OUT / f"{name}.json").read_text()) for name in names), key=tokens_seen)
+    fig, (f1_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for objective in sorted({s["pretraining"].get("objective") or "mlm-sop" for s in summaries}):
+        points = [s for s in summaries if (s["pretraining"].get("objective") or "mlm-sop") == objective]
+        tokens = [tokens_seen(s) / 1e6 for s in points]
+        f1_axis.plot(tokens, [100 * s["mean_dev_entity_f1"] for s in points], "o-", label=objective)
+        task = "rtd" if objective.startswith("rtd") else "mlm"
+        accuracy = [100 * s["pretraining"].get("final", {}).get(f"eval_{task}_accuracy", float("nan")) for s in points]
+        accuracy_axis.plot(tokens, accuracy, "o-", label=f"{objective}: held-out {task.upper()}")
+    f1_axis.set(xlabel="pretraining tokens (millions)", ylabel="probe mean devel entity F1",
+                title="Downstream probe (NCBI, BC2GM, S800 x 2 seeds)")
+    accuracy_axis.set(xlabel="pretraining tokens (millions)", ylabel="accuracy (%)", title="Held-out pretraining accuracy")
+    for axis in (f1_axis, accuracy_axis):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def main(argv=None) -> int:
@@ -92,9 +131,20 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/encoder-probe"))
     parser.add_argument("--results-dir", type=Path, default=Path("results"))
     parser.add_argument("--table", nargs="+", metavar="NAME", help="print the comparison of finished probes")
+    parser.add_argument("--plot", type=Path, help="with --table: also draw their tokens-vs-F1 curve to this PNG")
+    parser.add_argument("--doc", type=Path, help="with --table: splice the table (and plot) into this markdown file")
+    parser.add_argument("--block", default="encoder-curve", help="the --doc block: <!-- NAME:begin --> ... :end -->")
     args = parser.parse_args(argv)
     if args.table:
-        print(table(args.table))
+        content = table(args.table)
+        if args.plot:
+            image = plot(args.table, args.plot)
+            if args.doc:
+                content += f"\n\n![probe F1 and held-out accuracy against pretraining tokens]" \
+                           f"({Path(os.path.relpath(image, args.doc.parent)).as_posix()})"
+        if args.doc:
+            splice(args.doc, content, args.block)
+        print(content)
         return 0
     if not (args.encoder and args.name):
         parser.error("give --encoder and --name, or --table NAME ...")
