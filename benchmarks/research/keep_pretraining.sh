@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Pretraining that keeps going (issue #37, part 3): one segment of continued pretraining on one core, which any later
+# session picks up where it stopped. runs/ is scratch: while the segment's checkpoints are there it resumes from the
+# last one (the CPU time already spent counts); when they are gone it starts again from START, the encoder in models/
+# that lasts, with a fresh optimizer and a short warm-up. The learning rate decays to zero over the segment's CPU
+# minutes, so every finished segment is an annealed encoder the probe can score.
+#
+#   benchmarks/research/keep_pretraining.sh NAME START OBJECTIVE VARIANT CPU_MINUTES
+#   benchmarks/research/keep_pretraining.sh task-1 models/bioalbert-tiny-pubmed-task mlm-sop tiny-pubmed-task 120
+#   python benchmarks/research/encoder_probe.py --encoder runs/keep/task-1 --name probe-keep-task-1
+#
+# Two segments from one START on VARIANT tiny-pubmed-task and tiny-pubmed-pmc-task, side by side, measure widening
+# the corpus with PMC text against repeating the task-adaptive words at equal CPU time.
+set -euo pipefail
+if [ $# -ne 5 ]; then
+  sed -n '8,9p' "$0" >&2
+  exit 2
+fi
+name=$1 start=$2 objective=$3 variant=$4 minutes=$5
+out=runs/keep/$name
+if [ -f "$out/pretraining_metrics.json" ]; then
+  echo "$out is finished (pretraining_metrics.json); probe it or start the next segment from it." >&2
+  exit 0
+fi
+resume=()
+if compgen -G "$out/checkpoint-*" > /dev/null; then
+  resume=(--resume)
+fi
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+exec bioalbert pretrain --variant "$variant" --model_name_or_path "$start" --objective "$objective" \
+  --output_dir "$out" --run_name "keep-$name" --max_train_minutes "$minutes" --budget_clock cpu \
+  --lr_schedule_over_budget true --warmup_steps 100 --results_dir results "${resume[@]}"
