@@ -27,6 +27,7 @@ if compgen -G "$out/checkpoint-*" > /dev/null; then
   resume=(--resume)
 fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-exec bioalbert pretrain --variant "$variant" --model_name_or_path "$start" --objective "$objective" \
+bioalbert=$(command -v bioalbert || echo .venv/bin/bioalbert)  # the checkout's venv (make setup) unless one is active
+exec "$bioalbert" pretrain --variant "$variant" --model_name_or_path "$start" --objective "$objective" \
   --output_dir "$out" --run_name "keep-$name" --max_train_minutes "$minutes" --budget_clock cpu \
   --lr_schedule_over_budget true --warmup_steps 100 --results_dir results "${resume[@]}"
