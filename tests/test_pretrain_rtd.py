@@ -102,7 +102,7 @@ def test_rtd_pretraining_resumes_records_both_accuracies_and_stages_without_fill
 
     def argv(output, *extra):
         args = pretrain_argv(corpus_file, "unused", output, "--objective", "rtd", "--preset", "tiny",
-                             "--generator_hidden_size", "64", *extra)
+                             "--generator_hidden_size", "64", "--max_train_minutes", "60", *extra)
         at = args.index("--model_name_or_path")
         args[at: at + 2] = ["--tokenizer", str(tokenizer_dir)]
         return args
@@ -115,6 +115,12 @@ def test_rtd_pretraining_resumes_records_both_accuracies_and_stages_without_fill
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for name, tensor in load_file(straight / "model.safetensors").items():  # same batches, masks and samples
         torch.testing.assert_close(load_file(killed / "model.safetensors")[name], tensor, msg=name)
+
+    # The budget's time is the run's over both processes: the killed one's, saved with checkpoint-3, counts.
+    spent_before_kill = json.loads((killed / "checkpoint-3" / "trainer_state.json").read_text())[
+        "stateful_callbacks"]["TimeBudget"]["args"]["spent_seconds"]
+    resumed_metrics = json.loads((killed / "pretraining_metrics.json").read_text())
+    assert 60 * resumed_metrics["budget_spent_minutes"] > spent_before_kill > 0
 
     metrics = json.loads((straight / "pretraining_metrics.json").read_text())
     assert metrics["objective"] == "rtd" and metrics["generator_hidden_size"] == 64

@@ -411,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     collate = dict(tokenizer=tokenizer, mlm_probability=args.mlm_probability, max_ngram=args.max_ngram,
                    pad_to_multiple_of=8, seed=training_args.seed)
     train_collator = NgramMaskingCollator(**collate)
+    budget = ([TimeBudget(args.max_train_minutes, clock=args.budget_clock, schedules_lr=args.lr_schedule_over_budget)]
+              if args.max_train_minutes else [])
     trainer = PretrainingTrainer(
         model=model,
         args=training_args,
@@ -418,9 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_dataset=eval_dataset,
         data_collator=train_collator,
         processing_class=tokenizer,
-        callbacks=[EpochSetter(train_collator)]
-        + ([TimeBudget(args.max_train_minutes, clock=args.budget_clock, schedules_lr=args.lr_schedule_over_budget)]
-           if args.max_train_minutes else []),
+        callbacks=[EpochSetter(train_collator), *budget],
         eval_data_collator=NgramMaskingCollator(**collate),
         sentence_order=sentence_order,
     )
@@ -452,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
             "max_train_minutes": args.max_train_minutes,
             "budget_clock": args.budget_clock,
             "lr_schedule_over_budget": args.lr_schedule_over_budget,
+            # The budget's clock over every session of the run (train_runtime_s is this session's wall time only).
+            "budget_spent_minutes": round(budget[0].elapsed_seconds() / 60, 2) if budget else None,
             "train_runtime_s": result.metrics.get("train_runtime"),
             "precision": precision_name(training_args),
             "model_sizes": model_sizes(model.config),

@@ -170,6 +170,11 @@ def pretraining_table(results_dir: str | Path, doc_dir: str | Path = ".") -> str
     def accuracy(final: dict, task: str) -> str:  # an objective the run did not train has none
         return f"{100 * final[f'eval_{task}_accuracy']:.1f}%" if f"eval_{task}_accuracy" in final else "–"
 
+    def minutes(run: dict) -> str:  # over every session of a resumed run where its time budget counted them
+        if run.get("budget_spent_minutes") is None:
+            return f"{run['train_runtime_s'] / 60:.1f}"
+        return f"{run['budget_spent_minutes']:.1f}" + (" CPU" if run.get("budget_clock") == "cpu" else "")
+
     # Runs from before `position_bias` existed had ALBERT's learned absolute positions only.
     positions = {"none": "learned", "alibi": "learned + ALiBi"}
     for run in runs:
@@ -179,7 +184,7 @@ def pretraining_table(results_dir: str | Path, doc_dir: str | Path = ".") -> str
             f"| `{run['name']}` | `{run['variant']}` | {run.get('objective', 'mlm-sop')} | {size} | "
             f"{positions[run.get('position_bias', 'none')]} | "
             f"{run['global_step']:,} | {run['train_batch_size_global']} | "
-            f"{run['tokens_seen_non_padding'] / 1e6:.1f}M | {run['epochs']:.2f} | {run['train_runtime_s'] / 60:.1f} | "
+            f"{run['tokens_seen_non_padding'] / 1e6:.1f}M | {run['epochs']:.2f} | {minutes(run)} | "
             f"{accuracy(final, 'mlm')} | {accuracy(final, 'sop')} | {accuracy(final, 'rtd')} | "
             f"{run.get('precision', 'fp32')} | "
             f"{describe_machine(run.get('machine'))} |"
