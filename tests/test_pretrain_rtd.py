@@ -44,6 +44,30 @@ def test_only_masked_positions_can_be_replaced_and_padding_is_ignored(rtd_model,
     assert out.prediction_logits.shape == (int((labels != -100).sum()), len(tokenizer))
 
 
+def test_a_discriminator_that_calls_everything_original_shows_zero_recall():
+    """Collapse is visible in the logs: RTD accuracy is then the share of originals (high), its recall on the
+    replaced tokens 0; a discriminator that finds half of them has recall 0.5."""
+    from types import SimpleNamespace
+
+    from bioalbert.training.pretrain import ACCURACIES, LOSSES, batch_metric_sums
+
+    rtd_labels = torch.tensor([[0, 1, 0, 0, 1, -100], [0, 0, 1, 0, 0, 1]])
+    labels = torch.full_like(rtd_labels, -100)
+    labels[0, 1] = 5
+    for logits, recall in ((torch.full(rtd_labels.shape, -2.0), 0.0), (torch.where(rtd_labels == 1, 3.0, -3.0), 1.0),
+                           (torch.tensor([[-1.0, 1, -1, -1, -1, 0], [-1, -1, 1, -1, -1, -1]]), 0.5)):
+        outputs = SimpleNamespace(mlm_loss=torch.tensor(1.0), sop_loss=None, rtd_loss=torch.tensor(0.4),
+                                  prediction_logits=torch.zeros(1, 8), sop_logits=None, rtd_logits=logits,
+                                  rtd_labels=rtd_labels)
+        sums = batch_metric_sums(outputs, {"labels": labels}).tolist()
+        counts = dict(zip(ACCURACIES, zip(sums[len(LOSSES)::2], sums[len(LOSSES) + 1::2])))
+        correct, total = counts["rtd_replaced"]
+        assert (total, correct / total) == (4, recall)
+        if recall == 0.0:  # every token called original: accuracy is the share of originals, 7 of 11
+            assert counts["rtd"] == (7, 11)
+        assert counts["sop"] == (0, 0)  # no sentence order trained: nothing counted
+
+
 def test_discriminator_loss_is_electras(rtd_model, tokenizer):
     """Same logits and labels through ElectraForPreTraining's loss give the same rtd_loss."""
     masked, attention_mask, labels = masked_batch(tokenizer)
@@ -127,6 +151,7 @@ def test_rtd_pretraining_resumes_records_both_accuracies_and_stages_without_fill
     assert {"mlm_accuracy", "rtd_accuracy", "eval_mlm_accuracy", "eval_rtd_accuracy"} <= set(metrics["final"])
     assert "sop_accuracy" not in metrics["final"]  # rtd trains no sentence order
     assert 0.5 < metrics["final"]["eval_rtd_accuracy"] <= 1.0  # most tokens are originals: the first thing it learns
+    assert 0.0 <= metrics["final"]["eval_rtd_replaced_accuracy"] <= 1.0  # recall, beside it
 
     out = tmp_path / "release" / "bioalbert-tiny-pubmed"
     assert release_main(["stage", "--model", str(straight), "--variant", "bioalbert-tiny-pubmed", "--out", str(out),

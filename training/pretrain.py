@@ -160,11 +160,15 @@ OBJECTIVES = {
     "rtd-sop": (BioAlbertForReplacedTokenDetection, True),  # the same, with ALBERT's sentence order on the encoder
 }
 LOSSES = ("mlm_loss", "sop_loss", "rtd_loss")
-ACCURACIES = ("mlm", "sop", "rtd")  # masked pieces / sentence pairs / every real token (replaced or original)
+# Masked pieces / sentence pairs / every real token (replaced or original) / the replaced tokens only. The last is
+# the discriminator's recall: a discriminator that calls every token original (collapsed) scores the share of
+# originals on "rtd", which looks like learning, and 0 here.
+ACCURACIES = ("mlm", "sop", "rtd", "rtd_replaced")
 
 
 def batch_metric_sums(outputs, inputs) -> torch.Tensor:
-    """Per batch: each of LOSSES (0 where the objective has none), then (correct, total) for each of ACCURACIES."""
+    """Per batch: each of LOSSES (0 where the objective has none), then (correct, total) for each of ACCURACIES
+    (the first three have the loss of the same position in LOSSES)."""
     labels = inputs["labels"]
     masked_labels = labels[labels != -100]
     zero = torch.zeros((), device=labels.device)
@@ -174,7 +178,8 @@ def batch_metric_sums(outputs, inputs) -> torch.Tensor:
     active = rtd_labels != -100 if rtd_labels is not None else None
     hits = [outputs.prediction_logits.argmax(-1) == masked_labels,  # one per ACCURACIES entry; None: not trained
             outputs.sop_logits.argmax(-1) == order if outputs.sop_logits is not None and order is not None else None,
-            (outputs.rtd_logits[active] > 0).long() == rtd_labels[active] if active is not None else None]
+            (outputs.rtd_logits[active] > 0).long() == rtd_labels[active] if active is not None else None,
+            outputs.rtd_logits[rtd_labels == 1] > 0 if active is not None else None]
     for hit in hits:
         values += [zero, zero] if hit is None else [hit.sum().float(), torch.tensor(float(hit.numel()), device=zero.device)]
     return torch.stack(values)
@@ -229,7 +234,8 @@ class PretrainingTrainer(Trainer):
         for index, task in enumerate(ACCURACIES):
             correct, total = counts[2 * index], counts[2 * index + 1]
             if total > 0:  # an objective this run does not train has no loss and no accuracy to log
-                metrics[f"{task}_loss"] = round(losses[index] / n_steps, 4)
+                if index < len(LOSSES):
+                    metrics[f"{task}_loss"] = round(losses[index] / n_steps, 4)
                 metrics[f"{task}_accuracy"] = round(correct / total, 4)
         return metrics
 
@@ -322,7 +328,7 @@ def plot_curves(log_history: list[dict], path: Path) -> Path | None:
             points = [(e["step"], e[f"{prefix}{task}_accuracy"]) for e in log_history if f"{prefix}{task}_accuracy" in e]
             if points:
                 ax.plot(*zip(*points), style, label=label, markersize=3)
-        ax.set_title(f"{task.upper()} accuracy")
+        ax.set_title("RTD recall (replaced tokens found)" if task == "rtd_replaced" else f"{task.upper()} accuracy")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend()
