@@ -333,3 +333,13 @@ def test_continued_pretraining_keeps_the_whole_lineage_for_the_card(corpus_file,
     lines = pretraining_lines(read_training_metadata(third))
     assert any(line.startswith(f"Pretraining continued from `{second}` as it was after 5 steps") for line in lines)
     assert any(line.startswith("Optimisation steps: 2 of 2 planned; 7 in all.") for line in lines)
+
+
+def test_config_overrides_are_typed_config_fields_and_an_unknown_one_is_named():
+    from bioalbert.training.pretrain import parse_config_overrides
+
+    overrides = parse_config_overrides("num_hidden_groups=4,hidden_dropout_prob=0.1", "tiny")
+    assert overrides == {"num_hidden_groups": 4, "hidden_dropout_prob": 0.1}
+    assert isinstance(overrides["num_hidden_groups"], int)
+    with pytest.raises(ValueError, match="--config_overrides 'hidden_dropout=0.1'.*hidden_dropout"):
+        parse_config_overrides("hidden_dropout=0.1", "tiny")

@@ -31,7 +31,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from bioalbert.modeling import BioAlbertForPreTraining, BioAlbertForReplacedTokenDetection
+from bioalbert.modeling import BioAlbertConfig, BioAlbertForPreTraining, BioAlbertForReplacedTokenDetection
 from bioalbert.modeling.configuration_bioalbert import PRESETS
 
 from .budget import CLOCK_HELP, CLOCKS, TimeBudget, budget_lr_scheduler
@@ -108,6 +108,11 @@ class PretrainArguments:
                                 "best ratio for small models)."}
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "rtd: weight of the replaced-token loss (ELECTRA's 50)."})
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "A new model's config fields over the preset's, as in transformers' run_mlm.py: e.g. "
+                  "'num_hidden_groups=4,hidden_dropout_prob=0.1' (an rtd generator follows them)."},
+    )
     results_dir: str | None = field(
         default=None,
         metadata={"help": "Also write the summary and curves to RESULTS_DIR/pretraining/<run_name>.{json,png} (run_name "
@@ -309,6 +314,17 @@ def corpus_files(args: PretrainArguments, recipe) -> list[Path]:
     return files
 
 
+def parse_config_overrides(text: str, preset: str) -> dict:
+    """`--config_overrides` as config fields, typed by transformers' own parser (`update_from_string`), which names
+    a field the config does not have."""
+    config = BioAlbertConfig.from_preset(preset)
+    try:
+        config.update_from_string(text)
+    except (ValueError, TypeError) as error:  # an unknown field, or one whose preset value gives no type to parse by
+        raise ValueError(f"--config_overrides {text!r}: {error}") from None
+    return {key: getattr(config, key) for key in (item.split("=")[0] for item in text.split(","))}
+
+
 def model_sizes(config) -> dict[str, int]:
     """The size fields of a config (those the presets set), for the pretraining table."""
     return {key: getattr(config, key) for key in PRESETS["tiny"]}
@@ -370,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"max_position_embeddings": max(512, max_seq_length)}
         if rtd:
             overrides["generator_hidden_size"] = args.generator_hidden_size or PRESETS[preset]["hidden_size"] // 4
+        if args.config_overrides:
+            overrides.update(parse_config_overrides(args.config_overrides, preset))
         model = init_model(tokenizer, preset, training_args.seed, args.position_bias or recipe.position_bias,
                            model_class=model_class, **rtd, **overrides)
 
