@@ -1,6 +1,7 @@
 """Shared fixtures: the real shared data and small real models built once per test session."""
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -15,6 +16,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 # A model small enough that a test trains it in seconds on 2 CPU cores.
+def free_port() -> int:
+    """A local port nobody listens on (a fixed one that another test session on the machine holds makes servers and
+    torch.distributed's store wait or fail)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 MICRO_CONFIG = dict(embedding_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
 
 

@@ -2,7 +2,6 @@
 `ner_dir`, comes from conftest.py)."""
 
 import shutil
-import socket
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,13 +9,9 @@ import pytest
 
 from bioalbert.hub.space import load_app
 
+from conftest import free_port
+
 app = load_app()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

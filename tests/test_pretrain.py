@@ -19,6 +19,8 @@ from bioalbert.training.pretraining_data import NgramMaskingCollator, build_pret
 from bioalbert.training.recipes import RECIPES
 from bioalbert.training.report import pretraining_table
 
+from conftest import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "training" / "configs"
 DS_CONFIGS = ["ds_zero2.json", "ds_zero2_offload.json", "ds_zero3.json", "ds_zero3_offload.json"]
@@ -183,20 +185,11 @@ def find_auto(node, path=""):
 ONE_PROCESS = {"MASTER_ADDR": "127.0.0.1", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}
 
 
-def free_port() -> str:
-    """A port nobody listens on: a fixed one that another test session on the machine holds makes the store wait."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return str(probe.getsockname()[1])
-
-
 @pytest.fixture
 def one_process_group(monkeypatch):
     """ZeRO-3 arguments start torch.distributed (gloo on CPU): give them a one-process group, then tear it down so
     that later tests see a plain process again."""
-    for key, value in {**ONE_PROCESS, "MASTER_PORT": free_port()}.items():
+    for key, value in {**ONE_PROCESS, "MASTER_PORT": str(free_port())}.items():
         monkeypatch.setenv(key, value)
     yield
     if torch.distributed.is_initialized():
@@ -284,7 +277,7 @@ def test_zero2_pretraining_runs_a_deepspeed_engine_on_cpu(corpus_file, micro_pre
     )
     info_file = tmp_path / "engine.json"
     # A one-process "distributed" run, as a launcher would set it up (DeepSpeed uses the gloo backend on CPU).
-    env = {**os.environ, **ONE_PROCESS, "MASTER_PORT": free_port()}
+    env = {**os.environ, **ONE_PROCESS, "MASTER_PORT": str(free_port())}
     done = subprocess.run(
         [sys.executable, "-c", RECORD_ENGINE, str(info_file), *argv], capture_output=True, text=True, timeout=900, env=env
     )
@@ -343,3 +336,11 @@ def test_config_overrides_are_typed_config_fields_and_an_unknown_one_is_named():
     assert isinstance(overrides["num_hidden_groups"], int)
     with pytest.raises(ValueError, match="--config_overrides 'hidden_dropout=0.1'.*hidden_dropout"):
         parse_config_overrides("hidden_dropout=0.1", "tiny")
+
+
+def test_config_overrides_refuse_a_saved_model(corpus_file, micro_pretrained_dir, tmp_path):
+    from bioalbert.training import pretrain
+
+    argv = pretrain_argv(corpus_file, micro_pretrained_dir, tmp_path / "out", "--config_overrides", "num_hidden_groups=2")
+    with pytest.raises(ValueError, match="cannot change --model_name_or_path's config"):
+        pretrain.main(argv)

@@ -380,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     model_class, sentence_order = OBJECTIVES[objective]
     rtd = {"rtd_weight": args.rtd_weight} if model_class is BioAlbertForReplacedTokenDetection else {}
     if args.model_name_or_path:
+        if args.config_overrides:  # as in run_mlm.py: a saved model's config is its weights' shape
+            raise ValueError("--config_overrides sets up a new model; it cannot change --model_name_or_path's config.")
         model = model_class.from_pretrained(args.model_name_or_path, **rtd)
     else:
         preset = args.preset or recipe.preset
