@@ -3,6 +3,8 @@ NCBI-disease, BC2GM and Species-800 with two seeds, scored by the mean devel ent
 reported beside it, never used to choose).
 
     python benchmarks/research/encoder_probe.py --encoder runs/rtd-cmp/rtd --name probe-rtd-90min
+    python benchmarks/research/encoder_probe.py --encoder ENC --name NAME --datasets s800 &   # one core each
+    python benchmarks/research/encoder_probe.py --encoder ENC --name NAME --datasets ncbi_disease bc2gm
     python benchmarks/research/encoder_probe.py --table probe-mlm-sop-90min probe-rtd-90min   # compare
     python benchmarks/research/encoder_probe.py --table NAME ... --plot results/benchmarks/encoder_probe/curve.png \
         --doc docs/research.md --block encoder-curve       # the tokens-vs-F1 curve, spliced into the docs
@@ -44,9 +46,10 @@ def pretraining_record(encoder: Path) -> dict:
     return {}
 
 
-def probe(encoder: Path, name: str, runs_dir: Path, results_dir: Path) -> dict:
+def probe(encoder: Path, name: str, runs_dir: Path, results_dir: Path, datasets=DATASETS) -> dict | None:
+    """Runs the fine-tunes of `datasets` not finished yet; once all of DATASETS are, writes and returns the summary."""
     recipe = RECIPES["cpu-full"]
-    for dataset in DATASETS:
+    for dataset in datasets:
         output = runs_dir / f"{name}-{dataset}"
         command = [sys.executable, "-m", "bioalbert.cli", "finetune", "--model", str(encoder), "--dataset", dataset,
                    "--output-dir", str(output), "--model-name", name, "--results-dir", str(results_dir),
@@ -54,6 +57,10 @@ def probe(encoder: Path, name: str, runs_dir: Path, results_dir: Path) -> dict:
                    *recipe.finetune_flags_by_dataset.get(dataset, ())]
         if not (results_dir / name / f"{dataset}.json").is_file():
             subprocess.run(command + (["--resume"] if output.exists() else []), check=True)
+    missing = [dataset for dataset in DATASETS if not (results_dir / name / f"{dataset}.json").is_file()]
+    if missing:
+        print(f"{name}: {', '.join(missing)} not fine-tuned yet; the summary waits for them.")
+        return None
     runs = [{"dataset": record["dataset"], "seed": run["seed"], "dev_entity_f1": run.get("dev_entity_f1"),
              "test_entity_f1": run["entity_f1"]}
             for record in load_results(results_dir, model=name) if record["dataset"] in DATASETS
@@ -128,6 +135,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoder", type=Path, help="pretrained encoder folder to probe")
     parser.add_argument("--name", help="results name of the probe (results/<name>/)")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=DATASETS,
+                        help="fine-tune only these (two processes can share one probe's datasets, one core each)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/encoder-probe"))
     parser.add_argument("--results-dir", type=Path, default=Path("results"))
     parser.add_argument("--table", nargs="+", metavar="NAME", help="print the comparison of finished probes")
@@ -148,8 +157,9 @@ def main(argv=None) -> int:
         return 0
     if not (args.encoder and args.name):
         parser.error("give --encoder and --name, or --table NAME ...")
-    summary = probe(args.encoder, args.name, args.runs_dir, args.results_dir)
-    print(table([summary["name"]]))
+    summary = probe(args.encoder, args.name, args.runs_dir, args.results_dir, args.datasets)
+    if summary:
+        print(table([summary["name"]]))
     return 0
 
 

@@ -11,6 +11,10 @@
 #
 # Two segments from one START on VARIANT tiny-pubmed-task and tiny-pubmed-pmc-task, side by side, measure widening
 # the corpus with PMC text against repeating the task-adaptive words at equal CPU time.
+#
+# The budget is CPU time, so a segment may share its core: what it learns does not depend on what else runs. To let a
+# segment take only the CPU that other jobs leave, lower its scheduling group, not its nice value (a job started
+# with setsid has an autogroup of its own, inside which nice changes nothing): echo 19 > /proc/PID/autogroup
 set -euo pipefail
 if [ $# -ne 5 ]; then
   sed -n '8,9p' "$0" >&2
