@@ -3,6 +3,7 @@ classes, and that they do their job — the encoder predicts masked pieces, the 
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,27 @@ def test_shipped_folder_is_a_complete_fp16_model_repo(folder):
     assert list((folder / "results").glob("*.json")), "the results the model was scored with"
     # The Hub's LFS rules would apply to this repository's own git (no LFS server behind it): staged without them.
     assert not (folder / ".gitattributes").exists()
+
+
+@pytest.mark.parametrize("folder", [ENCODER, SHIPPED_NER_DIR], ids=lambda path: path.name)
+def test_shipped_card_and_results_are_what_release_stage_writes_today(folder, tmp_path, monkeypatch):
+    """Cards are generated, never edited: restaging a shipped folder from the results files its card names gives back
+    its card and results byte for byte (a card left behind when those results changed fails here)."""
+    from bioalbert.hub import release
+
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    source = re.search(r"\(`(results/[^`]+?)/?`\)", card)
+    assert source, "the card names the results files it was generated from"
+    results_dir = Path(source.group(1))
+    monkeypatch.chdir(MODELS.parent)  # the card shows the path as given, relative to the checkout
+    out = tmp_path / folder.name
+    assert release.main(["stage", "--model", str(folder), "--variant", "bioalbert-tiny-pubmed-task", "--out", str(out),
+                         "--fp16-weights", "--results-dir", str(results_dir.parent),
+                         "--results-name", results_dir.name]) == 0
+    assert (out / "README.md").read_text(encoding="utf-8") == card, \
+        f"{folder.name}/README.md differs from what release stage writes from {results_dir}: restage the folder"
+    for result in sorted((out / "results").glob("*.json")):
+        assert result.read_bytes() == (folder / "results" / result.name).read_bytes(), f"{folder}: {result.name}"
 
 
 def test_shipped_tagger_carries_its_type_table():
