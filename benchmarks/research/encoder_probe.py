@@ -39,7 +39,7 @@ def pretraining_record(encoder: Path) -> dict:
     for name in ("pretraining_metrics.json", "results/pretraining.json"):
         if (encoder / name).is_file():
             record = json.loads((encoder / name).read_text())
-            keys = ("objective", "global_step", "tokens_seen_non_padding", "train_runtime_s", "budget_clock",
+            keys = ("objective", "variant", "global_step", "tokens_seen_non_padding", "train_runtime_s", "budget_clock",
                     "max_train_minutes", "total_steps", "total_tokens_seen", "generator_hidden_size")
             return {**{key: record.get(key) for key in keys}, "final": record.get("final", {}),
                     "machine": record.get("machine")}
@@ -76,7 +76,7 @@ def probe(encoder: Path, name: str, runs_dir: Path, results_dir: Path, datasets=
 
 
 def table(names: list[str]) -> str:
-    lines = ["| probe | objective | pretraining steps / tokens | held-out accuracy | " +
+    lines = ["| probe | objective, corpus | pretraining steps / tokens | held-out accuracy | " +
              " | ".join(f"{d} devel / test" for d in DATASETS) + " | mean devel | mean test |",
              "|---|---|---|---|" + "---|" * len(DATASETS) + "---|---|"]
     for name in names:
@@ -90,10 +90,16 @@ def table(names: list[str]) -> str:
             cells.append(f"{100 * statistics.mean(r['dev_entity_f1'] for r in runs):.2f} / "
                          f"{100 * statistics.mean(r['test_entity_f1'] for r in runs):.2f}")
         tokens = tokens_seen(summary)
-        lines.append(f"| {name} | {pre.get('objective', '–')} | {pre.get('total_steps') or pre.get('global_step')} / "
+        lines.append(f"| {name} | {lineage(summary)} | {pre.get('total_steps') or pre.get('global_step')} / "
                      f"{tokens / 1e6:.1f}M | {accuracy or '–'} | " + " | ".join(cells) +
                      f" | {100 * summary['mean_dev_entity_f1']:.2f} | {100 * summary['mean_test_entity_f1']:.2f} |")
     return "\n".join(lines)
+
+
+def lineage(summary: dict) -> str:
+    """Objective and pretraining corpus (the recipe's variant): the encoders one curve connects."""
+    pre = summary["pretraining"]
+    return f"{pre.get('objective') or 'mlm-sop'}, {pre.get('variant') or '?'}"
 
 
 def tokens_seen(summary: dict) -> float:
@@ -103,7 +109,7 @@ def tokens_seen(summary: dict) -> float:
 
 def plot(names: list[str], path: Path) -> Path:
     """Mean devel entity F1 of the probe and held-out pretraining accuracy against pretraining tokens, one line per
-    objective (the curve of issue #37: where more pretraining stops paying)."""
+    objective and corpus (the curve of issue #37: where more pretraining stops paying)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,13 +117,13 @@ def plot(names: list[str], path: Path) -> Path:
 
     summaries = sorted((json.loads((OUT / f"{name}.json").read_text()) for name in names), key=tokens_seen)
     fig, (f1_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
-    for objective in sorted({s["pretraining"].get("objective") or "mlm-sop" for s in summaries}):
-        points = [s for s in summaries if (s["pretraining"].get("objective") or "mlm-sop") == objective]
+    for label in sorted({lineage(s) for s in summaries}):
+        points = [s for s in summaries if lineage(s) == label]
         tokens = [tokens_seen(s) / 1e6 for s in points]
-        f1_axis.plot(tokens, [100 * s["mean_dev_entity_f1"] for s in points], "o-", label=objective)
-        task = "rtd" if objective.startswith("rtd") else "mlm"
+        f1_axis.plot(tokens, [100 * s["mean_dev_entity_f1"] for s in points], "o-", label=label)
+        task = "rtd" if label.startswith("rtd") else "mlm"
         accuracy = [100 * s["pretraining"].get("final", {}).get(f"eval_{task}_accuracy", float("nan")) for s in points]
-        accuracy_axis.plot(tokens, accuracy, "o-", label=f"{objective}: held-out {task.upper()}")
+        accuracy_axis.plot(tokens, accuracy, "o-", label=f"{label}: held-out {task.upper()}")
     f1_axis.set(xlabel="pretraining tokens (millions)", ylabel="probe mean devel entity F1",
                 title="Downstream probe (NCBI, BC2GM, S800 x 2 seeds)")
     accuracy_axis.set(xlabel="pretraining tokens (millions)", ylabel="accuracy (%)", title="Held-out pretraining accuracy")
