@@ -20,6 +20,9 @@ PRESETS = {
 }
 
 
+EMBEDDING_SHARING = ("gdes", "plain", "none")
+
+
 class BioAlbertConfig(AlbertConfig):
     r"""Configuration of a BioALBERT model: an [`AlbertConfig`] with its own `model_type` and named size presets.
 
@@ -42,12 +45,18 @@ class BioAlbertConfig(AlbertConfig):
     # masked-LM generator that corrupts the input, with one attention head per 64 dimensions and a 4x feed-forward
     # layer. None: the model has no generator (masked LM + sentence order, ALBERT's pretraining).
     generator_hidden_size: int | None = None
+    # How the generator and the discriminator share the token embeddings (replaced-token detection only): "gdes",
+    # DeBERTa-v3's gradient-disentangled sharing (the discriminator reads stop_gradient(generator's) + its own delta);
+    # "plain", ELECTRA's (one table, both losses train it); "none" (each model its own table).
+    embedding_sharing: str = "gdes"
 
     def __post_init__(self, **kwargs):
         if self.position_bias not in (None, "alibi"):
             raise ValueError(f"position_bias must be None or 'alibi', got {self.position_bias!r}.")
         if self.generator_hidden_size is not None and self.generator_hidden_size < 1:
             raise ValueError(f"generator_hidden_size must be a positive width or None, got {self.generator_hidden_size}.")
+        if self.embedding_sharing not in EMBEDDING_SHARING:
+            raise ValueError(f"embedding_sharing must be one of {EMBEDDING_SHARING}, got {self.embedding_sharing!r}.")
         super().__post_init__(**kwargs)
 
     @classmethod

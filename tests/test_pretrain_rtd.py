@@ -91,6 +91,31 @@ def test_gdes_keeps_the_discriminator_loss_out_of_the_generator_embeddings(rtd_m
     assert rtd_model.generator_predictions.decoder.weight is shared  # the generator's output tied to its input
 
 
+@pytest.mark.parametrize("sharing", ["plain", "none"])
+def test_plain_sharing_trains_one_table_with_both_losses_none_keeps_two(sharing, tokenizer, tmp_path):
+    config = BioAlbertConfig.from_preset("tiny", vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                                         generator_hidden_size=32, embedding_sharing=sharing, **MICRO_CONFIG)
+    torch.manual_seed(0)
+    model = BioAlbertForReplacedTokenDetection(config)
+    assert not hasattr(model, "embeddings_delta")
+    masked, attention_mask, labels = masked_batch(tokenizer)
+    out = model(masked, attention_mask=attention_mask, labels=labels)
+    generator_table = model.generator.embeddings.word_embeddings.weight
+    own_table = model.albert.embeddings.word_embeddings.weight
+    grads = torch.autograd.grad(out.rtd_loss, [generator_table, own_table], allow_unused=True)
+    trained = [grad is not None and grad.abs().sum() > 0 for grad in grads]
+    assert trained == ([True, False] if sharing == "plain" else [False, True])  # where the discriminator's loss goes
+    model.save_pretrained(tmp_path)
+    encoder = AutoModel.from_pretrained(tmp_path)
+    torch.testing.assert_close(encoder.embeddings.word_embeddings.weight, model.discriminator_embeddings())
+    assert BioAlbertForReplacedTokenDetection.from_pretrained(tmp_path).config.embedding_sharing == sharing
+
+
+def test_unknown_embedding_sharing_is_refused():
+    with pytest.raises(ValueError, match="embedding_sharing must be one of"):
+        BioAlbertConfig(embedding_sharing="tied")
+
+
 def test_saved_encoder_loads_with_the_merged_embeddings(rtd_model, tmp_path):
     with torch.no_grad():
         rtd_model.embeddings_delta.normal_(std=0.1)

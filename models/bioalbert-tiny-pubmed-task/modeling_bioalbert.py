@@ -55,7 +55,7 @@ class BioAlbertPreTrainedModel(AlbertPreTrainedModel):
         if isinstance(module, BioAlbertSOPHead):
             nn.init.normal_(module.classifier.weight, std=self.config.initializer_range)
             nn.init.zeros_(module.classifier.bias)
-        elif isinstance(module, BioAlbertForReplacedTokenDetection):
+        elif isinstance(module, BioAlbertForReplacedTokenDetection) and hasattr(module, "embeddings_delta"):
             nn.init.zeros_(module.embeddings_delta)  # GDES: the discriminator starts from the generator's embeddings
 
     def save_pretrained(self, save_directory, *args, **kwargs):
@@ -290,8 +290,9 @@ class BioAlbertForReplacedTokenDetection(BioAlbertPreTrainedModel):
     embedding sharing"): the generator owns them and trains them with its MLM loss only; the discriminator reads
     `stop_gradient(generator embeddings) + embeddings_delta`, so its loss moves only the delta. Plain sharing (ELECTRA)
     lets the two losses pull the embeddings in opposite directions (MLM pulls similar tokens together, RTD pushes them
-    apart); DeBERTa-v3 measured GDES better than both sharing and not sharing. `save_pretrained` writes the sum into
-    the discriminator's own `word_embeddings`, so the saved folder loads through `AutoModel` /
+    apart); DeBERTa-v3 measured GDES better than both sharing and not sharing. `config.embedding_sharing` picks
+    "gdes" (the default), "plain" or "none" (the discriminator's own table). `save_pretrained` writes what the
+    discriminator reads into its own `word_embeddings`, so the saved folder loads through `AutoModel` /
     `AutoModelForTokenClassification` as any BioALBERT encoder (the generator's weights are then unused).
 
     Against transformers' `ElectraForPreTraining`: the same discriminator head (`ElectraDiscriminatorPredictions`) and
@@ -314,7 +315,8 @@ class BioAlbertForReplacedTokenDetection(BioAlbertPreTrainedModel):
         self.sop_classifier = BioAlbertSOPHead(config)
         self.generator = BioAlbertModel(generator_config, add_pooling_layer=False)
         self.generator_predictions = AlbertMLMHead(generator_config)
-        self.embeddings_delta = nn.Parameter(torch.zeros(config.vocab_size, config.embedding_size))
+        if config.embedding_sharing == "gdes":
+            self.embeddings_delta = nn.Parameter(torch.zeros(config.vocab_size, config.embedding_size))
         self.rtd_weight = rtd_weight
         self.post_init()
 
@@ -325,7 +327,11 @@ class BioAlbertForReplacedTokenDetection(BioAlbertPreTrainedModel):
         self.generator_predictions.decoder = new_embeddings
 
     def discriminator_embeddings(self) -> torch.Tensor:
-        return self.generator.embeddings.word_embeddings.weight.detach() + self.embeddings_delta
+        """The token embedding table the discriminator reads (`config.embedding_sharing`)."""
+        shared = self.generator.embeddings.word_embeddings.weight
+        if self.config.embedding_sharing == "gdes":
+            return shared.detach() + self.embeddings_delta
+        return shared if self.config.embedding_sharing == "plain" else self.albert.embeddings.word_embeddings.weight
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         with torch.no_grad():
