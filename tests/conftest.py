@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
-# A model small enough that a test trains it in seconds on 2 CPU cores.
+
 def free_port() -> int:
     """A local port nobody listens on (a fixed one that another test session on the machine holds makes servers and
     torch.distributed's store wait or fail)."""
@@ -24,6 +24,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# A model small enough that a test trains it in seconds on 2 CPU cores.
 MICRO_CONFIG = dict(embedding_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
 
 

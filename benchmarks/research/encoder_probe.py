@@ -49,15 +49,19 @@ def pretraining_record(encoder: Path) -> dict:
 def probe(encoder: Path, name: str, runs_dir: Path, results_dir: Path, datasets=DATASETS) -> dict | None:
     """Runs the fine-tunes of `datasets` not finished yet; once all of DATASETS are, writes and returns the summary."""
     recipe = RECIPES["cpu-full"]
+
+    def finished(dataset: str) -> bool:
+        return (results_dir / name / f"{dataset}.json").is_file()
+
     for dataset in datasets:
         output = runs_dir / f"{name}-{dataset}"
         command = [sys.executable, "-m", "bioalbert.cli", "finetune", "--model", str(encoder), "--dataset", dataset,
                    "--output-dir", str(output), "--model-name", name, "--results-dir", str(results_dir),
                    "--seeds", *SEEDS, "--disable-tqdm", "true", *recipe.finetune_flags, *CLOCK_FLAGS,
                    *recipe.finetune_flags_by_dataset.get(dataset, ())]
-        if not (results_dir / name / f"{dataset}.json").is_file():
+        if not finished(dataset):
             subprocess.run(command + (["--resume"] if output.exists() else []), check=True)
-    missing = [dataset for dataset in DATASETS if not (results_dir / name / f"{dataset}.json").is_file()]
+    missing = [dataset for dataset in DATASETS if not finished(dataset)]
     if missing:
         print(f"{name}: {', '.join(missing)} not fine-tuned yet; the summary waits for them.")
         return None
