@@ -108,9 +108,25 @@ def read_training_metadata(model_dir: Path) -> dict:
                 total_steps=data.get("total_steps"),
                 total_tokens_seen=data.get("total_tokens_seen"),
                 total_train_wall_time_s=data.get("total_train_runtime_s"),
+                budget_minutes=data.get("max_train_minutes"),
+                budget_clock=data.get("budget_clock"),
+                budget_spent_minutes=data.get("budget_spent_minutes"),
             )
+            final = data.get("final") or {}
+            held_out = {task: final[f"eval_{task}_accuracy"] for task in HELD_OUT_ACCURACY
+                        if final.get(f"eval_{task}_accuracy") is not None}
+            if held_out:
+                facts["held_out_accuracy"] = held_out
     return {key: value for key, value in facts.items() if value is not None}
 
+
+# The held-out accuracies pretraining logs (bioalbert.training.pretrain.ACCURACIES), as the card names them.
+HELD_OUT_ACCURACY = {
+    "mlm": "masked LM",
+    "sop": "sentence order",
+    "rtd": "replaced-token detection",
+    "rtd_replaced": "replaced tokens found (RTD recall)",
+}
 
 OBJECTIVE_TEXT = {
     "mlm-sop": "masked LM (n-gram spans) + sentence-order prediction, ALBERT's (`--objective mlm-sop`)",
@@ -181,6 +197,11 @@ def pretraining_lines(facts: dict) -> list[str]:
 
     if facts.get("steps") is not None:
         of = f" of {facts['max_steps']:,} planned" if facts.get("max_steps") else ""
+        budget, spent = facts.get("budget_minutes"), facts.get("budget_spent_minutes")
+        if budget and spent is not None and spent >= budget and facts.get("steps") != facts.get("max_steps"):
+            # A time-budgeted run ends on its clock, not on max_steps (which only caps it).
+            clock = "CPU" if facts.get("budget_clock") == "cpu" else "wall-clock"
+            of = f" (stopped when its budget of {budget:g} {clock} minutes ran out; max_steps {facts['max_steps']:,})"
         lines.append(f"Optimisation steps: {facts['steps']:,}{of}{in_all('total_steps')}.")
     tokens = facts.get("tokens_seen")
     lines.append(f"Tokens seen: {tokens:,}{in_all('total_tokens_seen')}." if tokens else "Tokens seen: not recorded.")
@@ -193,7 +214,15 @@ def pretraining_lines(facts: dict) -> list[str]:
     if wall and facts.get("total_train_wall_time_s") is not None:
         wall += f" ({_hours(facts['total_train_wall_time_s'])} in all)"
     lines.append(f"Wall time: {wall or 'not recorded'}; hardware: {hardware or 'not recorded'}.")
-    lines.append("Recorded in the model folder's " + ", ".join(f"`{name}`" for name in facts["sources"]) + ".")
+    if facts.get("held_out_accuracy"):
+        lines.append("Held-out accuracy at the end (documents kept out of pretraining): " + ", ".join(
+            f"{HELD_OUT_ACCURACY[task]} {value:.1%}" for task, value in facts["held_out_accuracy"].items()) + ".")
+    recorded_in = facts.get("recorded_in", facts["sources"])  # release stage names the files the repo carries
+    if recorded_in:
+        lines.append("Recorded in the model folder's " + ", ".join(f"`{name}`" for name in recorded_in) + ".")
+    else:
+        lines.append("Recorded in the training run's " + ", ".join(f"`{name}`" for name in facts["sources"])
+                     + ", which this repo does not carry.")
     return lines
 
 

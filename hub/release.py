@@ -38,6 +38,16 @@ MODEL_REPO_FILES = REQUIRED_FILES + OPTIONAL_FILES + REMOTE_CODE_FILES + (NER_PI
 RESULTS_FOLDER = "results"
 
 
+def shipped_sources(facts: dict) -> dict:
+    """Where the card says the training facts are recorded: the files the staged repo carries. A pretraining record
+    ships as results/pretraining.json (see stage); the Trainer's own files do not ship."""
+    from bioalbert.training.results import PRETRAINING_RECORDS
+
+    shipped = [f"{RESULTS_FOLDER}/pretraining.json" if name in PRETRAINING_RECORDS else name
+               for name in facts.get("sources", [])]
+    return {**facts, "recorded_in": [name for name in dict.fromkeys(shipped) if is_repo_file(name)]}
+
+
 def is_repo_file(name: str) -> bool:
     """Whether a path relative to a staged folder belongs in a model repo."""
     return name in MODEL_REPO_FILES or (name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json"))
@@ -113,11 +123,27 @@ def count_parameters(weights: Path) -> int:
     return total
 
 
+def training_record(folder: Path) -> dict | None:
+    """What a model folder records of the run that made it: the pretraining record (written by `bioalbert pretrain`,
+    shipped as results/pretraining.json) or the fine-tuning record. A staged copy carries its source's record."""
+    from bioalbert.training.results import PRETRAINING_RECORDS
+
+    for name in (*PRETRAINING_RECORDS, FINETUNE_INFO):
+        if (folder / name).is_file():
+            return json.loads((folder / name).read_text(encoding="utf-8"))
+    return None
+
+
 def same_folder(recorded: str | None, model_dir: Path) -> bool | None:
-    """Whether a path recorded in a results file is `model_dir`; None when it names nothing on this machine."""
+    """Whether a path recorded in a results file is `model_dir`, or the run `model_dir` was staged from (the same
+    training record: a staged copy's weights may be fp16, so its bytes differ); None when it names nothing on this
+    machine."""
     if not recorded or not Path(recorded).exists():
         return None
-    return Path(recorded).resolve() == model_dir.resolve()
+    if Path(recorded).resolve() == model_dir.resolve():
+        return True
+    record = training_record(Path(recorded))
+    return record is not None and record == training_record(model_dir)
 
 
 def select_results(results_dir: Path, results_name: str, model_dir: Path, kind: str, dataset: str | None) -> list[dict]:
@@ -259,7 +285,7 @@ def stage(
         repo_id=repo_id,
         config=config,
         records=records,
-        facts=cards.read_training_metadata(model_dir),
+        facts=shipped_sources(cards.read_training_metadata(model_dir)),
         num_parameters=count_parameters(weights_dir / "model.safetensors"),
         base_model=base_model if kind == "ner" else None,
         dataset=dataset,

@@ -328,6 +328,35 @@ def test_continued_pretraining_keeps_the_whole_lineage_for_the_card(corpus_file,
     assert any(line.startswith("Optimisation steps: 2 of 2 planned; 7 in all.") for line in lines)
 
 
+def test_a_budget_stopped_run_is_staged_with_its_budget_held_out_accuracy_and_the_shipped_record(
+    corpus_file, micro_pretrained_dir, tmp_path
+):
+    """The card of a time-budgeted segment (benchmarks/research/keep_pretraining.sh) says the clock ended it, gives the
+    held-out accuracy it was judged by, and names the record the staged repo carries, not the run's file name."""
+    from huggingface_hub import ModelCard
+
+    from bioalbert.hub.release import main as release_main
+    from bioalbert.training import pretrain
+
+    run = tmp_path / "segment"
+    argv = pretrain_argv(corpus_file, micro_pretrained_dir, run, "--max_steps", "50", "--max_train_minutes", "0.001",
+                         "--budget_clock", "cpu", "--save_strategy", "no")
+    assert pretrain.main(argv) == 0
+    record = json.loads((run / "pretraining_metrics.json").read_text())
+    assert record["global_step"] < 50  # the clock, not max_steps, ended it
+
+    out = tmp_path / "staged" / "bioalbert-tiny-pubmed"
+    assert release_main(["stage", "--model", str(run), "--variant", "bioalbert-tiny-pubmed", "--out", str(out),
+                         "--results-dir", str(tmp_path / "no-results")]) == 0
+    text = ModelCard.load(out / "README.md").text
+    steps = record["global_step"]
+    assert f"Optimisation steps: {steps:,} (stopped when its budget of 0.001 CPU minutes ran out; max_steps 50)" in text
+    mlm, sop = record["final"]["eval_mlm_accuracy"], record["final"]["eval_sop_accuracy"]
+    assert f"masked LM {mlm:.1%}, sentence order {sop:.1%}." in text
+    assert "Recorded in the model folder's `results/pretraining.json`." in text
+    assert json.loads((out / "results" / "pretraining.json").read_text())["global_step"] == steps
+
+
 def test_config_overrides_are_typed_config_fields_and_an_unknown_one_is_named():
     from bioalbert.training.pretrain import parse_config_overrides
 

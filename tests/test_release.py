@@ -158,6 +158,31 @@ def test_pretrained_card_shows_fine_tunes_of_that_checkpoint_only(ner_model, mic
     assert not card.data.eval_results and "Not evaluated yet" in card.text
 
 
+def test_a_staged_copy_keeps_the_fine_tunes_of_the_run_it_was_staged_from(ner_model, micro_pretrained_dir, tmp_path):
+    """models/ ships fp16 copies of pretraining runs; the results of fine-tunes name the run's folder. Restaging the
+    copy while that folder still exists must keep those results (the copy carries the run's pretraining record), and
+    a run with another record must not get them."""
+    _, results_dir = ner_model
+    run = tmp_path / "runs" / "segment"
+    shutil.copytree(micro_pretrained_dir, run)
+    (run / "pretraining_metrics.json").write_text(json.dumps({"variant": "tiny-pubmed", "global_step": 7}))
+    results = tmp_path / "results"
+    record = json.loads((results_dir / "micro-ner" / "ncbi_disease.json").read_text())
+    (results / "probe").mkdir(parents=True)
+    (results / "probe" / "ncbi_disease.json").write_text(json.dumps({**record, "base_model": str(run)}))
+    args = ["--variant", "bioalbert-tiny-pubmed", "--results-dir", results, "--results-name", "probe", "--fp16-weights"]
+    shipped = tmp_path / "models" / "bioalbert-tiny-pubmed"
+    assert stage("--model", run, "--out", shipped, *args) == 0
+    restaged = tmp_path / "again" / "bioalbert-tiny-pubmed"
+    assert stage("--model", shipped, "--out", restaged, *args) == 0
+    assert (restaged / "README.md").read_text() == (shipped / "README.md").read_text()
+    assert ModelCard.load(restaged / "README.md").data.eval_results
+
+    (run / "pretraining_metrics.json").write_text(json.dumps({"variant": "tiny-pubmed", "global_step": 8}))
+    assert stage("--model", shipped, "--out", tmp_path / "third" / "bioalbert-tiny-pubmed", *args) == 0
+    assert not ModelCard.load(tmp_path / "third" / "bioalbert-tiny-pubmed" / "README.md").data.eval_results
+
+
 def test_card_without_results_says_not_evaluated(staged_pretrained):
     card = ModelCard.load(staged_pretrained / "README.md")
     assert "Not evaluated yet" in card.text
