@@ -128,9 +128,12 @@ def training_record(folder: Path) -> dict | None:
     shipped as results/pretraining.json) or the fine-tuning record. A staged copy carries its source's record."""
     from bioalbert.training.results import PRETRAINING_RECORDS
 
-    for name in (*PRETRAINING_RECORDS, FINETUNE_INFO):
-        if (folder / name).is_file():
-            return json.loads((folder / name).read_text(encoding="utf-8"))
+    for path in (folder / name for name in (*PRETRAINING_RECORDS, FINETUNE_INFO)):
+        if path.is_file():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as error:
+                raise ReleaseError(f"{path}: not valid JSON ({error})") from error
     return None
 
 
