@@ -111,6 +111,7 @@ def read_training_metadata(model_dir: Path) -> dict:
                 budget_minutes=data.get("max_train_minutes"),
                 budget_clock=data.get("budget_clock"),
                 budget_spent_minutes=data.get("budget_spent_minutes"),
+                stopped_by_budget=data.get("stopped_by_budget"),
             )
             final = data.get("final") or {}
             held_out = {task: final[f"eval_{task}_accuracy"] for task in HELD_OUT_ACCURACY
@@ -198,7 +199,10 @@ def pretraining_lines(facts: dict) -> list[str]:
     if facts.get("steps") is not None:
         of = f" of {facts['max_steps']:,} planned" if facts.get("max_steps") else ""
         budget, spent = facts.get("budget_minutes"), facts.get("budget_spent_minutes")
-        if budget and spent is not None and spent >= budget and facts.get("steps") != facts.get("max_steps"):
+        stopped_by_budget = facts.get("stopped_by_budget")
+        if stopped_by_budget is None:  # records before 2026-12-06 have the minutes spent only (rounded to 0.01)
+            stopped_by_budget = bool(budget) and spent is not None and spent >= budget
+        if stopped_by_budget and facts.get("steps") != facts.get("max_steps"):
             # A time-budgeted run ends on its clock, not on max_steps (which only caps it).
             clock = "CPU" if facts.get("budget_clock") == "cpu" else "wall-clock"
             of = f" (stopped when its budget of {budget:g} {clock} minutes ran out; max_steps {facts['max_steps']:,})"

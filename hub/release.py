@@ -151,14 +151,20 @@ def same_folder(recorded: str | None, model_dir: Path) -> bool | None:
 
 def select_results(results_dir: Path, results_name: str, model_dir: Path, kind: str, dataset: str | None) -> list[dict]:
     """The results records that measured this model (NER) or fine-tunes of it (pretrained)."""
-    from bioalbert.training.results import load_results
+    from bioalbert.training.results import encoder_identity, load_results
 
     if not results_dir.is_dir():
         return []
     selected = []
     for record in load_results(results_dir, model=results_name):
         recorded = record.get("model_path") if kind == "ner" else record.get("base_model")
-        if same_folder(recorded, model_dir) is False:
+        started_from = record.get("base_model_pretraining") if kind == "pretrained" else None
+        if started_from:  # which encoder, by its pretraining record: a folder's path may hold another one today
+            measured = started_from == encoder_identity(model_dir)
+            recorded = f"fine-tunes of the encoder pretrained {started_from['steps']:,} steps in {recorded}"
+        else:
+            measured = same_folder(recorded, model_dir)
+        if measured is False:
             print(
                 f"note: leaving {results_dir}/{results_name}/{record['dataset']}.json off the card: it measured "
                 f"{recorded}, not {model_dir}",

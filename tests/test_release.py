@@ -183,6 +183,38 @@ def test_a_staged_copy_keeps_the_fine_tunes_of_the_run_it_was_staged_from(ner_mo
     assert not ModelCard.load(tmp_path / "third" / "bioalbert-tiny-pubmed" / "README.md").data.eval_results
 
 
+@pytest.mark.slow
+def test_an_encoder_replaced_in_place_loses_the_fine_tunes_of_its_predecessor(micro_pretrained_dir, tmp_path):
+    """models/bioalbert-tiny-pubmed-task is replaced in place as pretraining goes on, so the results of fine-tunes
+    name the encoder they started from by its pretraining record, and the card of its successor drops them."""
+    from bioalbert.training import finetune
+
+    encoder = tmp_path / "models" / "encoder"
+    shutil.copytree(micro_pretrained_dir, encoder)
+    record = {"variant": "tiny-pubmed", "objective": "mlm-sop", "global_step": 7, "tokens_seen_non_padding": 900}
+    (encoder / "pretraining_metrics.json").write_text(json.dumps(record))
+    results = tmp_path / "results"
+    assert finetune.main([
+        "--model", str(encoder), "--dataset", "ncbi_disease", "--output-dir", str(tmp_path / "ner"),
+        "--model-name", "probe", "--results-dir", str(results), "--seeds", "1", "--max-train-sentences", "16",
+        "--max-eval-sentences", "8", "--max-test-sentences", "8", "--max-seq-length", "32", "--max-steps", "2",
+        "--per-device-train-batch-size", "8", "--eval-strategy", "no", "--save-strategy", "no",
+        "--disable-tqdm", "true",
+    ]) == 0
+    written = json.loads((results / "probe" / "ncbi_disease.json").read_text())
+    assert written["base_model_pretraining"] == {"objective": "mlm-sop", "variant": "tiny-pubmed", "steps": 7,
+                                                 "tokens": 900}
+    args = ["--variant", "bioalbert-tiny-pubmed", "--results-dir", results, "--results-name", "probe"]
+    assert stage("--model", encoder, "--out", tmp_path / "a" / "bioalbert-tiny-pubmed", *args) == 0
+    assert ModelCard.load(tmp_path / "a" / "bioalbert-tiny-pubmed" / "README.md").data.eval_results
+
+    # Pretraining went on and the folder now holds the encoder after 7 + 5 steps: same path, another encoder.
+    (encoder / "pretraining_metrics.json").write_text(json.dumps({**record, "total_steps": 12, "global_step": 5}))
+    assert stage("--model", encoder, "--out", tmp_path / "b" / "bioalbert-tiny-pubmed", *args) == 0
+    card = ModelCard.load(tmp_path / "b" / "bioalbert-tiny-pubmed" / "README.md")
+    assert not card.data.eval_results and "Not evaluated yet" in card.text
+
+
 def test_card_without_results_says_not_evaluated(staged_pretrained):
     card = ModelCard.load(staged_pretrained / "README.md")
     assert "Not evaluated yet" in card.text

@@ -44,7 +44,7 @@ from .bioner_data import first_sentences, load_bioner
 from .budget import CLOCK_HELP, CLOCKS, TimeBudget, budget_lr_scheduler
 from .ner_metric import compute_ner_metrics
 from .precision import precision_flags, precision_name
-from .results import Result
+from .results import Result, encoder_identity
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -367,7 +367,8 @@ def run(model_args, data_args, run_args, training_args, callbacks=()) -> dict:
                                       "window_stride": model_args.window_stride})
     fields = dict(
         model=run_args.model_name or output_dir.name, model_path=str(output_dir), base_model=model_args.model,
-        dataset=name, split="test", decoding=DECODING, seeds=run_args.seeds,
+        base_model_pretraining=encoder_identity(model_args.model), dataset=name, split="test", decoding=DECODING,
+        seeds=run_args.seeds,
         runs=[{"seed": r["seed"], "dev_entity_f1": r["dev"]["entity_f1"], "dev_token_f1": r["dev"]["token_f1"],
                **({"entity_f1": r["test"]["entity_f1"], "token_f1": r["test"]["token_f1"]} if "test" in r else {}),
                "epochs": r["epochs"], "global_step": r["global_step"], "train_wall_time_s": r["train_wall_time_s"]}

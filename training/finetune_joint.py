@@ -52,7 +52,7 @@ from .finetune import (
     train_seeds, training_record,
 )
 from .ner_metric import compute_ner_metrics
-from .results import Result
+from .results import Result, encoder_identity
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -389,7 +389,8 @@ def run(model_args: ModelArguments, run_args: RunArguments, args: JointArguments
                     for seed, model in models.items()}
         result = Result.scored(
             list(per_seed.values()), model=run_args.model_name or output_dir.name, model_path=str(output_dir),
-            base_model=model_args.model, dataset=benchmark, split="test", decoding=JOINT_DECODING, seeds=run_args.seeds,
+            base_model=model_args.model, base_model_pretraining=encoder_identity(model_args.model), dataset=benchmark,
+            split="test", decoding=JOINT_DECODING, seeds=run_args.seeds,
             runs=[{"seed": r["seed"], "dev_entity_f1": r["dev"][f"{BENCHMARK_CORPUS[benchmark]}_entity_f1"],
                    "dev_macro_entity_f1": r["dev"]["entity_f1"], "entity_f1": per_seed[r["seed"]]["entity_f1"],
                    "token_f1": per_seed[r["seed"]]["token_f1"], "epochs": r["epochs"],

@@ -40,7 +40,7 @@ from .init_model import init_model
 from .precision import precision_flags, precision_name
 from .pretraining_data import EpochSetter, NgramMaskingCollator, build_pretraining_dataset, load_documents
 from .recipes import get_recipe
-from .results import PRETRAINING_RECORDS, environment
+from .results import environment, pretraining_record
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -118,21 +118,6 @@ class PretrainArguments:
         metadata={"help": "Also write the summary and curves to RESULTS_DIR/pretraining/<run_name>.{json,png} (run_name "
                   "defaults to the output folder's name); the pretraining table of docs/research.md comes from them."},
     )
-
-
-def start_record(model_name_or_path: str | None) -> dict | None:
-    """The pretraining record of the model a run continues from (the `pretraining_metrics.json` of a pretraining
-    output folder, or the `results/pretraining.json` copy a staged folder carries), without its log. A continued
-    model keeps it, so its card can state the whole pretraining after the start folder is replaced. None for a new
-    model, or a start without a record (a Hub id, a converted checkpoint)."""
-    if not model_name_or_path:
-        return None
-    for name in PRETRAINING_RECORDS:
-        path = Path(model_name_or_path) / name
-        if path.is_file():
-            record = json.loads(path.read_text())
-            return {"model": str(model_name_or_path), **{k: v for k, v in record.items() if k != "log_history"}}
-    return None
 
 
 def lineage_totals(summary: dict) -> dict:
@@ -480,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             "lr_schedule_over_budget": args.lr_schedule_over_budget,
             # The budget's clock over every session of the run (train_runtime_s is this session's wall time only).
             "budget_spent_minutes": round(budget[0].elapsed_seconds() / 60, 2) if budget else None,
+            "stopped_by_budget": bool(budget) and budget[0].elapsed_seconds() > budget[0].seconds,
             "train_runtime_s": result.metrics.get("train_runtime"),
             "precision": precision_name(training_args),
             "model_sizes": model_sizes(model.config),
@@ -487,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             "generator_hidden_size": model.config.generator_hidden_size,
             "final": last,
             **environment(),
-            "continued_from": start_record(args.model_name_or_path),
+            "continued_from": pretraining_record(args.model_name_or_path),
             "log_history": history,
         }
         if summary["continued_from"]:

@@ -30,7 +30,7 @@ from bioalbert.ner.scoring import DECODING
 from .datadir import resolve_data_dir
 from .recipes import get_recipe
 from .report import BENCHMARKS, write_report
-from .results import describe_machine, load_results
+from .results import describe_machine, encoder_identity, load_results, pretraining_record
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = "docs/research.md"  # the research record, which holds every recipe's `reproduce-<recipe>` block
@@ -281,9 +281,7 @@ def training_cost(results_dir: Path, models: list[str], datasets: list[str]) -> 
 
 def pretraining_cost(model_dir: Path) -> str:
     """Steps and minutes of the start encoder's whole pretraining (continued runs included), from its record."""
-    from .pretrain import start_record
-
-    record = start_record(model_dir) or {}
+    record = pretraining_record(model_dir) or {}
     steps = record.get("total_steps", record.get("global_step"))
     seconds = record.get("total_train_runtime_s", record.get("train_runtime_s"))
     if steps and seconds:
@@ -342,11 +340,14 @@ def main(argv: list[str] | None = None) -> int:
 
     stages.run("pretraining", "pretrain", lambda: bool(persisted) or pretrained_with(pretrained_dir, recipe.variant),
                pretrain_action)
-    start_file = run_dir / "start_model.txt"  # which encoder the fine-tunes in ner/ started from
-    if start_file.is_file() and start_file.read_text().strip() != str(pretrained_dir.resolve()):
+    # Which encoder the fine-tunes in ner/ started from: its folder and its pretraining record, since a persisted
+    # encoder is replaced in place when pretraining goes on.
+    start_file = run_dir / "start_model.txt"
+    start = f"{pretrained_dir.resolve()} {json.dumps(encoder_identity(pretrained_dir), sort_keys=True)}"
+    if start_file.is_file() and start_file.read_text().strip() != start:
         remove_fine_tunes(ours, start_file.read_text().strip())
     start_file.parent.mkdir(parents=True, exist_ok=True)
-    start_file.write_text(f"{pretrained_dir.resolve()}\n")
+    start_file.write_text(f"{start}\n")
     if recipe.random_baseline:
         from . import init_model
 

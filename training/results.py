@@ -7,6 +7,8 @@ They are the single source that the README's results table and the model cards a
       "model": "tiny-pubmed",            # the results folder name
       "model_path": "runs/...",          # what was evaluated (folder or Hub id)
       "base_model": "runs/... | null",   # what was fine-tuned, when known
+      "base_model_pretraining": {"objective": ..., "variant": ..., "steps": ..., "tokens": ...},  # which encoder
+                                         # that was, by its pretraining record (a folder is replaced in place)
       "dataset": "ncbi_disease",
       "split": "test",
       "seeds": [13, 42],
@@ -38,6 +40,35 @@ REQUIRED_KEYS = ("model", "dataset", "split", "entity", "token")
 PRETRAINING_RECORDS = ("pretraining_metrics.json", "results/pretraining.json")
 
 
+def pretraining_record(model: str | Path | None) -> dict | None:
+    """The pretraining record of a model folder (the `pretraining_metrics.json` of a pretraining output folder, or the
+    `results/pretraining.json` copy a staged folder carries), without its log, and the folder it was read from. None
+    for no model, or one without a record (a Hub id, a converted checkpoint, a model never pretrained here)."""
+    if not model:
+        return None
+    for name in PRETRAINING_RECORDS:
+        path = Path(model) / name
+        if path.is_file():
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}: not valid JSON ({error})") from error
+            return {"model": str(model), **{k: v for k, v in record.items() if k != "log_history"}}
+    return None
+
+
+def encoder_identity(model: str | Path | None) -> dict | None:
+    """Which pretrained encoder a folder holds, by its pretraining record rather than its path: models/ is replaced
+    in place as pretraining goes on (issue #37), so a path alone cannot say which encoder a fine-tune started from.
+    Objective, recipe, and steps and tokens over the whole pretraining (continued runs included)."""
+    record = pretraining_record(model)
+    if record is None:
+        return None
+    return {"objective": record.get("objective", "mlm-sop"), "variant": record.get("variant"),
+            "steps": record.get("total_steps", record.get("global_step")),
+            "tokens": record.get("total_tokens_seen", record.get("tokens_seen_non_padding"))}
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation over seeds (0 for one seed), as the results files store them."""
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
@@ -64,6 +95,7 @@ class Result:
     test_sentences: int | None = None  # of a fine-tuning job
     sentences: int | None = None  # of `bioalbert evaluate`, on any split
     predict_wall_time_s: float | None = None
+    base_model_pretraining: dict | None = None  # encoder_identity(base_model) when it was fine-tuned
 
     @classmethod
     def scored(cls, metrics: list[dict], **fields) -> "Result":
@@ -87,7 +119,7 @@ class Result:
         return cls(**fields, **summary)
 
     def write(self, results_dir: str | Path = RESULTS_DIR) -> Path:
-        optional = ("test_sentences", "sentences", "predict_wall_time_s")
+        optional = ("test_sentences", "sentences", "predict_wall_time_s", "base_model_pretraining")
         return write_result({k: v for k, v in asdict(self).items() if v is not None or k not in optional}, results_dir)
 
 

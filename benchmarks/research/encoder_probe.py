@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bioalbert.training.report import splice
 from bioalbert.training.reproduce import RECIPES
-from bioalbert.training.results import environment, load_results
+from bioalbert.training.results import environment, load_results, pretraining_record
 
 DATASETS = ("ncbi_disease", "bc2gm", "s800")
 SEEDS = ("13", "42")
@@ -35,15 +35,13 @@ OUT = Path("results/benchmarks/encoder_probe")
 CLOCK_FLAGS = ("--budget-clock", "cpu")
 
 
-def pretraining_record(encoder: Path) -> dict:
-    for name in ("pretraining_metrics.json", "results/pretraining.json"):
-        if (encoder / name).is_file():
-            record = json.loads((encoder / name).read_text())
-            keys = ("objective", "variant", "global_step", "tokens_seen_non_padding", "train_runtime_s", "budget_clock",
-                    "max_train_minutes", "total_steps", "total_tokens_seen", "generator_hidden_size")
-            return {**{key: record.get(key) for key in keys}, "final": record.get("final", {}),
-                    "machine": record.get("machine")}
-    return {}
+def pretraining_summary(encoder: Path) -> dict:
+    record = pretraining_record(encoder)
+    if record is None:
+        return {}
+    keys = ("objective", "variant", "global_step", "tokens_seen_non_padding", "train_runtime_s", "budget_clock",
+            "max_train_minutes", "total_steps", "total_tokens_seen", "generator_hidden_size")
+    return {**{key: record.get(key) for key in keys}, "final": record.get("final", {}), "machine": record.get("machine")}
 
 
 def probe(encoder: Path, name: str, runs_dir: Path, results_dir: Path, datasets=DATASETS) -> dict | None:
@@ -73,7 +71,7 @@ def probe(encoder: Path, name: str, runs_dir: Path, results_dir: Path, datasets=
                "finetune_flags": [*recipe.finetune_flags, *CLOCK_FLAGS], "runs": runs,
                "mean_dev_entity_f1": statistics.mean(run["dev_entity_f1"] for run in runs),
                "mean_test_entity_f1": statistics.mean(run["test_entity_f1"] for run in runs),
-               "pretraining": pretraining_record(encoder), **environment()}
+               "pretraining": pretraining_summary(encoder), **environment()}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
