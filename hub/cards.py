@@ -404,6 +404,14 @@ def build_card(
             if base_model
             else f"Fine-tuned on {split}; the checkpoint it started from was not given."
         ]
+        # The base model's Hub repo moves on as pretraining continues: say which version of it this started from.
+        encoders = [record["base_model_pretraining"] for record in records if record.get("base_model_pretraining")]
+        encoder = encoders[0] if encoders and all(encoder == encoders[0] for encoder in encoders) else {}
+        if encoder.get("steps") and encoder.get("tokens"):
+            training.append(
+                f"The encoder it started from had been pretrained {encoder['steps']:,} steps, {encoder['tokens']:,} "
+                f"tokens in all (`--objective {encoder['objective']}`, recipe `{encoder['variant']}`); the base model's "
+                "repo may hold a later version.")
         # An all-types model (`bioalbert finetune-joint`) has one training run scored on every benchmark.
         for record in records[:1] if dataset == "all-types" else records:
             run = record.get("training") or {}

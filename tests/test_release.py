@@ -205,6 +205,9 @@ def test_an_encoder_replaced_in_place_loses_the_fine_tunes_of_its_predecessor(mi
     assert written["base_model_pretraining"] == {"objective": "mlm-sop", "variant": "tiny-pubmed", "steps": 7,
                                                  "tokens": 900}
     args = ["--variant", "bioalbert-tiny-pubmed", "--results-dir", results, "--results-name", "probe"]
+    assert stage("--model", tmp_path / "ner", "--out", tmp_path / "ner-repo" / "my-ner", *args) == 0
+    assert "The encoder it started from had been pretrained 7 steps, 900 tokens in all" in \
+        (tmp_path / "ner-repo" / "my-ner" / "README.md").read_text()
     assert stage("--model", encoder, "--out", tmp_path / "a" / "bioalbert-tiny-pubmed", *args) == 0
     assert ModelCard.load(tmp_path / "a" / "bioalbert-tiny-pubmed" / "README.md").data.eval_results
 
