@@ -162,6 +162,17 @@ def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretrainin
     assert "removing" in capsys.readouterr().out
     assert (runs / "micro" / "ner" / "micro-ncbi_disease" / "config.json").is_file()  # made again
 
+    # A new encoder needs only its own fine-tunes: --reuse-baselines keeps the random-init baseline's results file
+    # (its model gone, as on a fresh clone), and the table still shows it.
+    shutil.rmtree(runs / "micro" / "ner" / "micro-random-init-ncbi_disease")
+    (runs / "micro" / "start_model.txt").write_text("/elsewhere/pretrained\n")
+    before = (results / "micro-random-init" / "ncbi_disease.json").read_text()
+    assert reproduce.main([*argv, "--reuse-baselines", "true"]) == 0
+    assert not (runs / "micro" / "ner" / "micro-random-init-ncbi_disease").exists()
+    assert (results / "micro-random-init" / "ncbi_disease.json").read_text() == before
+    assert (runs / "micro" / "ner" / "micro-ncbi_disease" / "config.json").is_file()  # ours made again
+    assert "micro-random-init" in (results / "reproduce" / "micro" / "results.md").read_text()
+
 
 def test_the_table_states_each_models_seeds_and_minutes_from_its_results_files(tmp_path):
     def result(model, dataset, seeds, seconds):

@@ -144,6 +144,12 @@ class ReproduceArguments:
     release_dir: str = field(default="release", metadata={"help": "Where staged Hub folders go."})
     datasets: list[str] = field(default_factory=list, metadata={"help": "Only these benchmarks (default: all present)."})
     skip_peer: bool = field(default=False, metadata={"help": "Do not train the spaCy peer baseline."})
+    reuse_baselines: bool = field(
+        default=False,
+        metadata={"help": "Keep the results files of the random-init baseline and the spaCy peer where they exist "
+                  "instead of training them again: neither depends on the encoder, so a new encoder in models/ needs "
+                  "only its own fine-tunes. They stay in the table."},
+    )
     pretrain: bool = field(
         default=False,
         metadata={"help": "Train the tokenizer and pretrain the encoder in runs/ even where the recipe starts from a "
@@ -364,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
 
         stages.run("random-init baseline model", "release", random_init_done, random_init_action)
 
+    def reused(model: str, dataset: str) -> bool:
+        """--reuse-baselines: a baseline's results file counts without the model that made it."""
+        return args.reuse_baselines and (results_dir / model / f"{dataset}.json").is_file()
+
     start_seeds = [recipe.seeds, recipe.random_init_seeds or recipe.seeds]
     for start, name, seeds in zip(starts, [ours, random_name], start_seeds):
         for dataset in datasets:
@@ -376,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
 
             stages.run(f"fine-tune {name} on {dataset}", "finetune",
                        lambda name=name, dataset=dataset, output_dir=output_dir:
-                       has_model(output_dir) and has_result(results_dir, name, dataset, output_dir, DECODING),
+                       (name == random_name and reused(name, dataset))
+                       or (has_model(output_dir) and has_result(results_dir, name, dataset, output_dir, DECODING)),
                        finetune_action)
 
     if not args.skip_peer:
@@ -392,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"stage failed: {' '.join(command)}")
 
             stages.run(f"spaCy peer on {dataset}", "peer",
-                       lambda dataset=dataset: has_result(results_dir, peer, dataset, run_dir / "spacy" / dataset), peer_action)
+                       lambda dataset=dataset: reused(peer, dataset)
+                       or has_result(results_dir, peer, dataset, run_dir / "spacy" / dataset), peer_action)
 
     report_dir = results_dir / "reproduce" / recipe.name
     models = [ours] + ([random_name] if recipe.random_baseline else [])
