@@ -436,6 +436,16 @@ def main(argv: list[str] | None = None) -> int:
         sentence_order=sentence_order,
     )
 
+    # The start's record as the weights were loaded: a start folder in models/ is replaced in place as pretraining
+    # goes on, possibly while this run (or a pause before its --resume) lasts.
+    start_file = output_dir / "continued_from.json"
+    if last_checkpoint is not None and start_file.is_file():
+        continued_from = json.loads(start_file.read_text(encoding="utf-8"))
+    else:
+        continued_from = pretraining_record(args.model_name_or_path)
+        if trainer.is_world_process_zero():
+            output_dir.mkdir(parents=True, exist_ok=True)
+            start_file.write_text(json.dumps(continued_from, indent=2) + "\n", encoding="utf-8")
     result = trainer.train(resume_from_checkpoint=last_checkpoint)
     trainer.save_model()
     if trainer.is_world_process_zero():
@@ -473,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             "generator_hidden_size": model.config.generator_hidden_size,
             "final": last,
             **environment(),
-            "continued_from": pretraining_record(args.model_name_or_path),
+            "continued_from": continued_from,
             "log_history": history,
         }
         if summary["continued_from"]:
