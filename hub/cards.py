@@ -90,6 +90,8 @@ def read_training_metadata(model_dir: Path) -> dict:
             facts["recipe"] = data.get("variant") or (recipe.get("name") if isinstance(recipe, dict) else recipe)
             if isinstance(recipe, dict) and recipe.get("hardware"):
                 facts["planned_hardware"] = recipe["hardware"]
+            if isinstance(recipe, dict) and recipe.get("corpus_spec"):
+                facts["corpus_spec"] = recipe["corpus_spec"]
             start = data.get("continued_from") or {}  # the model this run continued pretraining, if any
             machine = data.get("machine")
             if isinstance(machine, dict):
@@ -354,6 +356,9 @@ def build_card(
     if kind not in ("pretrained", "ner"):
         raise ValueError(f"kind must be 'pretrained' or 'ner', not {kind!r}")
     corpus = load_variants()["corpora"].get(variant["corpus"], variant["corpus"])
+    # The repo's name says its variant; a checkpoint pushed under it may have seen another corpus (the tiny encoder
+    # of models/ keeps training, on whichever corpus measured better): tag what its own record says it saw.
+    corpus_tag = facts.get("corpus_spec", variant["corpus"])
     name = repo_id.split("/")[-1]
     rows, per_type = result_rows(records)
     common_tags = ["bioalbert", "albert", "biomedical", "bionlp", "custom_code"]
@@ -383,7 +388,7 @@ def build_card(
             license=LICENSE,
             library_name="transformers",
             pipeline_tag=task,
-            tags=common_tags + [task, variant["corpus"]] + (["electra"] if rtd else []),
+            tags=common_tags + [task, corpus_tag] + (["electra"] if rtd else []),
             model_name=name if records else None,  # model-index's name; left out with no results
             eval_results=eval_results(records) or None,
             widget=None if rtd else [{"text": "Mutations in the [MASK] gene cause cystic fibrosis."}],

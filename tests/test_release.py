@@ -226,20 +226,28 @@ def test_card_without_results_says_not_evaluated(staged_pretrained):
     assert card.data.pipeline_tag == "fill-mask" and "custom_code" in card.data.tags
 
 
-def test_release_size_card_states_only_what_the_run_recorded(tmp_path, tokenizer, capsys):
-    """A base-size checkpoint staged under bioalbert-base-pubmed: the card copies the run's own record (a short
-    CPU run here) and the recipe's honest corpus description, and never calls it PubMed-scale."""
+def pretrained_checkpoint(folder: Path, tokenizer, preset: str, recipe_name: str, **record) -> Path:
+    """A randomly initialised checkpoint with the pretraining record a short run of `recipe_name` would write."""
     from bioalbert.training.init_model import init_model
     from bioalbert.training.recipes import get_recipe
 
-    model_dir = tmp_path / "base-short-cpu-run"
-    init_model(tokenizer, "base", seed=0).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
-    recipe = get_recipe("base-pubmed")
+    init_model(tokenizer, preset, seed=0).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    recipe = get_recipe(recipe_name)
     record = {"variant": recipe.name, "recipe": recipe.to_dict(), "trained_on": recipe.trained_on,
-              "global_step": 7, "max_steps": recipe.max_steps, "tokens_seen_non_padding": 12345,
-              "train_runtime_s": 95.0, "machine": {"gpu": None, "cpu_count": 2}}
-    (model_dir / "pretraining_metrics.json").write_text(json.dumps(record))
+              "max_steps": recipe.max_steps, "machine": {"gpu": None, "cpu_count": 2}, **record}
+    (folder / "pretraining_metrics.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_release_size_card_states_only_what_the_run_recorded(tmp_path, tokenizer, capsys):
+    """A base-size checkpoint staged under bioalbert-base-pubmed: the card copies the run's own record (a short
+    CPU run here) and the recipe's honest corpus description, and never calls it PubMed-scale."""
+    from bioalbert.training.recipes import get_recipe
+
+    recipe = get_recipe("base-pubmed")
+    model_dir = pretrained_checkpoint(tmp_path / "base-short-cpu-run", tokenizer, "base", recipe.name,
+                                      global_step=7, tokens_seen_non_padding=12345, train_runtime_s=95.0)
     out = tmp_path / "release" / "bioalbert-base-pubmed"
     assert stage("--model", model_dir, "--variant", "bioalbert-base-pubmed", "--out", out) == 0
     text = ModelCard.load(out / "README.md").text
@@ -247,6 +255,18 @@ def test_release_size_card_states_only_what_the_run_recorded(tmp_path, tokenizer
     assert "Tokens seen: 12,345." in text and "CPU only (2 cores)" in text
     assert "trained on CPU only" in text and recipe.trained_on in text
     assert "pretraining_metrics.json" not in {path.name for path in out.iterdir()}
+
+
+def test_card_tags_the_corpus_the_checkpoint_saw_not_the_repo_name(tmp_path, tokenizer):
+    """models/bioalbert-tiny-pubmed-task keeps its repo name while its pretraining widens to PMC text: the card's
+    corpus tag and Training section follow the checkpoint's own record, not the name."""
+    model_dir = pretrained_checkpoint(tmp_path / "widened", tokenizer, "tiny", "tiny-pubmed-pmc-task",
+                                      global_step=5, tokens_seen_non_padding=640)
+    out = tmp_path / "release" / "bioalbert-tiny-pubmed-task"
+    assert stage("--model", model_dir, "--variant", "bioalbert-tiny-pubmed-task", "--out", out) == 0
+    card = ModelCard.load(out / "README.md")
+    assert "pubmed-pmc-task" in card.data.tags and "pubmed-task" not in card.data.tags
+    assert "Pretraining recipe: `tiny-pubmed-pmc-task`" in card.text and "PMC open access" in card.text
 
 
 CLEAN_LOAD = """
