@@ -109,6 +109,21 @@ def tokens_seen(summary: dict) -> float:
     return pre.get("total_tokens_seen") or pre.get("tokens_seen_non_padding") or 0
 
 
+def steps_in_all(summary: dict) -> int:
+    pre = summary["pretraining"]
+    return pre.get("total_steps") or pre.get("global_step") or 0
+
+
+def branch_point(first: dict, summaries: list[dict]) -> dict | None:
+    """The probed encoder a line's first point continued pretraining from (its steps in all are the first point's
+    minus its own run's), so a corpus that branches off mid-curve starts where it branched."""
+    pre = first["pretraining"]
+    if not pre.get("total_steps") or not pre.get("global_step"):
+        return None
+    start = pre["total_steps"] - pre["global_step"]
+    return next((s for s in summaries if s is not first and steps_in_all(s) == start), None)
+
+
 def plot(names: list[str], path: Path) -> Path:
     """Mean devel entity F1 of the probe and held-out pretraining accuracy against pretraining tokens, one line per
     objective and corpus (the curve of issue #37: where more pretraining stops paying)."""
@@ -122,7 +137,12 @@ def plot(names: list[str], path: Path) -> Path:
     for label in sorted({lineage(s) for s in summaries}):
         points = [s for s in summaries if lineage(s) == label]
         tokens = [tokens_seen(s) / 1e6 for s in points]
-        f1_axis.plot(tokens, [100 * s["mean_dev_entity_f1"] for s in points], "o-", label=label)
+        line, = f1_axis.plot(tokens, [100 * s["mean_dev_entity_f1"] for s in points], "o-", label=label)
+        start = branch_point(points[0], summaries)
+        if start is not None:  # the probe compares across corpora; held-out accuracies (other documents) do not
+            f1_axis.plot([tokens_seen(start) / 1e6, tokens[0]],
+                         [100 * start["mean_dev_entity_f1"], 100 * points[0]["mean_dev_entity_f1"]], "--",
+                         color=line.get_color())
         task = "rtd" if label.startswith("rtd") else "mlm"
         accuracy = [100 * s["pretraining"].get("final", {}).get(f"eval_{task}_accuracy", float("nan")) for s in points]
         accuracy_axis.plot(tokens, accuracy, "o-", label=f"{label}: held-out {task.upper()}")
