@@ -88,10 +88,8 @@ def read_training_metadata(model_dir: Path) -> dict:
         else:  # pretraining_metrics.json, written by `bioalbert pretrain`
             recipe = data.get("recipe")
             facts["recipe"] = data.get("variant") or (recipe.get("name") if isinstance(recipe, dict) else recipe)
-            if isinstance(recipe, dict) and recipe.get("hardware"):
-                facts["planned_hardware"] = recipe["hardware"]
-            if isinstance(recipe, dict) and recipe.get("corpus_spec"):
-                facts["corpus_spec"] = recipe["corpus_spec"]
+            if isinstance(recipe, dict):
+                facts.update(planned_hardware=recipe.get("hardware"), corpus_spec=recipe.get("corpus_spec"))
             start = data.get("continued_from") or {}  # the model this run continued pretraining, if any
             machine = data.get("machine")
             if isinstance(machine, dict):
