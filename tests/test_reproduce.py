@@ -72,6 +72,16 @@ def test_stage_times_add_up_across_a_resumed_run(tmp_path):
     assert [status for _, status, _ in resumed.summary] == ["skipped", "done"]
 
 
+def test_two_runs_side_by_side_keep_each_others_stage_times(tmp_path):
+    """`reproduce --datasets A` and `--datasets B` on two cores log into one file; neither overwrites the other."""
+    log = tmp_path / "stage_seconds.json"
+    one, other = Stages(RECIPES["cpu-full"], 1, log), Stages(RECIPES["cpu-full"], 1, log)  # both started on no log
+    one.run("fine-tune cpu-full on ncbi_disease", "finetune", lambda: False, lambda: None)
+    other.run("fine-tune cpu-full on s800", "finetune", lambda: False, lambda: None)
+
+    assert set(json.loads(log.read_text())) == {"fine-tune cpu-full on ncbi_disease", "fine-tune cpu-full on s800"}
+
+
 def test_demo_recipe_gives_ours_and_the_peer_the_same_sentences():
     recipe = RECIPES["cpu-demo"]
     assert set(recipe.max_sentences) == {"train", "eval", "test"}
@@ -136,7 +146,8 @@ def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretrainin
     monkeypatch.setitem(reproduce.RECIPES, "micro", recipe)
     runs, results = tmp_path / "runs", tmp_path / "results"
     argv = ["--recipe", "micro", "--datasets", "ncbi_disease", "--skip-peer", "true", "--data-dir", str(data_dir),
-            "--runs-dir", str(runs), "--results-dir", str(results), "--release-dir", str(tmp_path / "release")]
+            "--runs-dir", str(runs), "--results-dir", str(results), "--release-dir", str(tmp_path / "release"),
+            "--budget-clock", "cpu"]
 
     assert reproduce.main(argv) == 0
 
@@ -152,6 +163,7 @@ def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretrainin
     for record in (ours, random_init):
         assert record["training"]["lr_scheduler"] == "linear over the time budget"
         assert record["training"]["max_train_minutes"] == 5
+        assert record["training"]["budget_clock"] == "cpu"  # --budget-clock reaches every fine-tune
     # The random-init baseline shares the persisted encoder's tokenizer, so the two differ in their weights only.
     random_config = json.loads((runs / "micro" / "random-init" / "config.json").read_text())
     assert random_config["vocab_size"] == json.loads((micro_pretrained_dir / "config.json").read_text())["vocab_size"]

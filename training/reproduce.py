@@ -9,6 +9,12 @@ release folders with generated cards.
     bioalbert reproduce --recipe base-pubmed       # GPU recipes of the four release variants (see README)
     bioalbert reproduce --recipe cpu-full --update-docs true   # also splice the table into docs/research.md
 
+On a machine that also runs something else (a pretraining segment), give each fine-tune its budget in CPU time of one
+torch thread, and split the benchmarks over the cores; the last command (all benchmarks) skips what is done and writes
+the table:
+
+    OMP_NUM_THREADS=1 bioalbert reproduce --recipe cpu-full --budget-clock cpu --datasets ncbi_disease bc2gm ... &
+
 Every stage runs the same command a user would (`bioalbert train-tokenizer`, `pretrain`, `finetune`,
 `release stage`, `benchmarks/spacy_peer.py`) and is skipped when its output already exists and is valid, so an
 interrupted run continues where it stopped; training stages resume from their last checkpoint.
@@ -27,6 +33,7 @@ from transformers import HfArgumentParser
 from bioalbert.modeling.configuration_bioalbert import PRESETS
 from bioalbert.ner.scoring import DECODING
 
+from .budget import CLOCKS
 from .datadir import resolve_data_dir
 from .recipes import get_recipe
 from .report import BENCHMARKS, write_report
@@ -158,6 +165,12 @@ class ReproduceArguments:
     update_docs: bool = field(
         default=False, metadata={"help": f"Splice the results table into {DOCS}'s `reproduce-<recipe>` block."}
     )
+    budget_clock: str = field(
+        default="wall",
+        metadata={"choices": list(CLOCKS), "help": "What each fine-tune's minutes count (`bioalbert finetune "
+                  "--budget-clock`): 'cpu' with OMP_NUM_THREADS=1 gives every run the compute of an idle core while "
+                  "other jobs share the machine."},
+    )
 
 
 class Stages:
@@ -187,7 +200,9 @@ class Stages:
         started = time.time()
         action()
         elapsed = time.time() - started
-        self.seconds[name] = round(elapsed, 1)
+        # Re-read first: another `reproduce --datasets ...` beside this one may have logged its stages since.
+        self.seconds = {**(json.loads(self.log_file.read_text()) if self.log_file.is_file() else {}),
+                        **self.seconds, name: round(elapsed, 1)}
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.write_text(json.dumps(self.seconds, indent=2) + "\n")
         print(f"{prefix}: done in {elapsed / 60:.1f} min (total {(time.time() - self.started) / 60:.1f} min)", flush=True)
@@ -213,11 +228,11 @@ def pretrain_argv(recipe: ReproduceRecipe, data_dir, tokenizer_dir, pretrained_d
 
 
 def finetune_argv(recipe: ReproduceRecipe, start, dataset: str, data_dir, output_dir, name: str, results_dir,
-                  seeds) -> list:
+                  seeds, budget_clock: str = "wall") -> list:
     caps = [flag for split, limit in recipe.max_sentences.items() for flag in (f"--max-{split}-sentences", limit)]
     return ["--model", start, "--dataset", dataset, "--data-dir", data_dir, "--output-dir", output_dir, "--model-name",
             name, "--results-dir", results_dir, "--seeds", *seeds, "--disable-tqdm", "true", *recipe.finetune_flags,
-            *recipe.finetune_flags_by_dataset.get(dataset, ()), *caps]
+            *recipe.finetune_flags_by_dataset.get(dataset, ()), *caps, "--budget-clock", budget_clock]
 
 
 def has_model(folder: Path) -> bool:
@@ -381,8 +396,8 @@ def main(argv: list[str] | None = None) -> int:
 
             def finetune_action(start=start, name=name, seeds=seeds, dataset=dataset, output_dir=output_dir):
                 resume = ["--resume"] if output_dir.exists() else []
-                call(finetune.main, finetune_argv(recipe, start, dataset, data_dir, output_dir, name, results_dir, seeds)
-                     + resume)
+                call(finetune.main, finetune_argv(recipe, start, dataset, data_dir, output_dir, name, results_dir, seeds,
+                                                  args.budget_clock) + resume)
 
             stages.run(f"fine-tune {name} on {dataset}", "finetune",
                        lambda name=name, dataset=dataset, output_dir=output_dir:
