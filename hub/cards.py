@@ -13,7 +13,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from bioalbert.model_cards import TEMPLATES_DIR
-from bioalbert.training.results import PRETRAINING_RECORDS
+from bioalbert.training.results import PRETRAINING_RECORDS, training_seconds
 
 LICENSE = "apache-2.0"
 TASK = {"task_type": "token-classification", "task_name": "Named Entity Recognition"}
@@ -421,9 +421,13 @@ def build_card(
             parts = []
             if run.get("epochs") is not None:
                 parts.append(f"{run['epochs']:g} epochs")
-            seed_times = [r["train_wall_time_s"] for r in record.get("runs") or [] if r.get("train_wall_time_s")]
-            if seed_times:  # the training record's own time is the sum over seeds
-                parts.append(_hours(sum(seed_times) / len(seed_times)) + " of training per seed")
+            # The training record's own time is the sum over seeds; each seed's run has the clock of the record.
+            seed_times = [training_seconds({**seed_run, "budget_clock": run.get("budget_clock")})
+                          for seed_run in record.get("runs") or []]
+            seed_times = [(seconds, clock) for seconds, clock in seed_times if seconds]
+            if seed_times:
+                cpu_time = " CPU time" if seed_times[0][1] else ""
+                parts.append(f"{_hours(sum(s for s, _ in seed_times) / len(seed_times))} of training{cpu_time} per seed")
             machine = record.get("machine") or {}
             cores = machine.get("cpu_count", "?")
             hardware = f"GPU ({machine['gpu']})" if machine.get("gpu") else f"CPU only ({cores} cores)"

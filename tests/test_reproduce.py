@@ -164,6 +164,7 @@ def test_a_recipe_with_a_persisted_encoder_fine_tunes_from_it_without_pretrainin
         assert record["training"]["lr_scheduler"] == "linear over the time budget"
         assert record["training"]["max_train_minutes"] == 5
         assert record["training"]["budget_clock"] == "cpu"  # --budget-clock reaches every fine-tune
+        assert 0 < record["training"]["train_cpu_time_s"] <= 1.05 * record["training"]["train_wall_time_s"]
     # The random-init baseline shares the persisted encoder's tokenizer, so the two differ in their weights only.
     random_config = json.loads((runs / "micro" / "random-init" / "config.json").read_text())
     assert random_config["vocab_size"] == json.loads((micro_pretrained_dir / "config.json").read_text())["vocab_size"]
@@ -197,6 +198,12 @@ def test_the_table_states_each_models_seeds_and_minutes_from_its_results_files(t
     costs = training_cost(tmp_path / "results", ["ours", "ours-random-init", "peer"], ["ncbi_disease", "s800"])
     assert costs == ("`ours` seeds 13, 42, 87, 89 training minutes on 2 benchmarks; "
                      "`ours-random-init` seed 42, 15 training minutes on 1 benchmark")
+    # Budgeted in CPU time beside other jobs (--budget-clock cpu): the CPU time is the cost, not the longer wall time.
+    write_result({"model": "shared", "dataset": "s800", "split": "test", "entity": {"f1": 0.5}, "token": {"f1": 0.6},
+                  "seeds": [13], "training": {"train_wall_time_s": 1500.0, "train_cpu_time_s": 900.0,
+                                              "budget_clock": "cpu"}}, tmp_path / "results")
+    assert training_cost(tmp_path / "results", ["shared"], ["s800"]) == \
+        "`shared` seed 13, 15 training CPU minutes on 1 benchmark"
 
     encoder = tmp_path / "encoder"
     (encoder / "results").mkdir(parents=True)

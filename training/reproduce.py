@@ -37,7 +37,7 @@ from .budget import CLOCKS
 from .datadir import resolve_data_dir
 from .recipes import get_recipe
 from .report import BENCHMARKS, write_report
-from .results import describe_machine, encoder_identity, load_results, pretraining_record
+from .results import describe_machine, encoder_identity, load_results, pretraining_record, training_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = "docs/research.md"  # the research record, which holds every recipe's `reproduce-<recipe>` block
@@ -294,9 +294,12 @@ def training_cost(results_dir: Path, models: list[str], datasets: list[str]) -> 
         records = [record for record in load_results(results_dir, model) if record["dataset"] in datasets]
         if records:
             seeds = sorted({seed for record in records for seed in record.get("seeds", [])})
-            seconds = sum(record.get("training", {}).get("train_wall_time_s", 0) for record in records)
+            costs = [training_seconds(record.get("training", {})) for record in records]
+            clock = costs[0][1] if len({clock for _, clock in costs}) == 1 else "wall and CPU "
+            seconds = sum(cost or 0 for cost, _ in costs)
             parts.append(f"`{model}` seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}, "
-                         f"{seconds / 60:.0f} training minutes on {len(records)} benchmark{'s' * (len(records) > 1)}")
+                         f"{seconds / 60:.0f} training {clock}minutes on {len(records)} "
+                         f"benchmark{'s' * (len(records) > 1)}")
     return "; ".join(parts)
 
 

@@ -69,6 +69,14 @@ def encoder_identity(model: str | Path | None) -> dict | None:
             "tokens": record.get("total_tokens_seen", record.get("tokens_seen_non_padding"))}
 
 
+def training_seconds(training: dict) -> tuple[float | None, str]:
+    """What a results file's training (or one seed's run) cost, and in which time: a run budgeted in CPU time of
+    one thread (`--budget-clock cpu`) may have shared its core, so its wall time is not what it cost."""
+    if training.get("budget_clock") == "cpu" and "train_cpu_time_s" in training:
+        return training["train_cpu_time_s"], "CPU "
+    return training.get("train_wall_time_s"), ""
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation over seeds (0 for one seed), as the results files store them."""
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
