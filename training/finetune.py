@@ -298,6 +298,9 @@ def train_seed(seed: int, setup: SeedSetup, training_args, resume: bool, callbac
     started, cpu_started = time.perf_counter(), time.process_time()
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     train_time, train_cpu_time = time.perf_counter() - started, time.process_time() - cpu_started
+    budget = next((callback for callback in callbacks if isinstance(callback, TimeBudget)), None)
+    if budget is not None and budget.clock == "cpu":
+        train_cpu_time = budget.elapsed_seconds()  # spent before a --resume too
     trainer.save_model(str(output_dir))  # the best checkpoint's weights (load_best_model_at_end), with tokenizer
     dev_metrics = trainer.evaluate()
     record = {
