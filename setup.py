@@ -52,7 +52,7 @@ setup(
         "convert": ["tensorflow-cpu>=2.21,<3"],
         "ray": RAY,
         "peer": PEER,  # the spaCy baseline of `bioalbert reproduce` (benchmarks/spacy_peer.py)
-        "dev": TRAIN + PEER + RAY + ["deepspeed>=0.17", "pytest", "hypothesis", "playwright>=1.50", "pip-tools>=7.4"],
+        "dev": TRAIN + PEER + RAY + ["deepspeed>=0.17", "pytest", "pytest-timeout", "hypothesis", "playwright>=1.50", "pip-tools>=7.4"],
     },
     entry_points={"console_scripts": ["bioalbert = bioalbert.cli:main"]},
 )

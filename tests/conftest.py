@@ -24,6 +24,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def torch_extensions_dir(tmp_path_factory) -> Path:
+    """DeepSpeed JIT-builds its ops (on CPU, the shared-memory comm op at every ZeRO start) into torch's extension cache
+    behind a lock file, and a build killed part-way (a session or CI job ended mid-compile) leaves that lock behind:
+    every later build on the machine then waits on it forever. Each test session builds into its own folder instead
+    (about a minute of compiling, once)."""
+    path = tmp_path_factory.mktemp("torch_extensions")
+    os.environ["TORCH_EXTENSIONS_DIR"] = str(path)  # read at each build, and inherited by the tests' subprocesses
+    return path
+
+
 # A model small enough that a test trains it in seconds on 2 CPU cores.
 MICRO_CONFIG = dict(embedding_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
 
