@@ -108,9 +108,9 @@ RECIPES = {
         ReproduceRecipe(
             name="cpu-full",
             description="the best a 2-core CPU reaches at an equal budget: the tiny ALiBi model pretrained on "
-            "PubMed-style abstracts plus the NER corpora's unlabelled training text (models/bioalbert-tiny-pubmed-task; "
-            "--pretrain true makes a shorter-trained one from scratch: 16k tokenizer, 2,400 steps), 15 minutes of "
-            "fine-tuning per benchmark and seed "
+            "PubMed-style abstracts plus the NER corpora's unlabelled training text, then further with PMC full text "
+            "(models/bioalbert-tiny-pubmed-task, whose card gives its steps; --pretrain true makes a shorter-trained one "
+            "from scratch: 16k tokenizer, 2,400 steps), 15 minutes of fine-tuning per benchmark and seed "
             "(3 seeds, checkpoint chosen on devel; the learning rate decays to zero over the 15 minutes, except on "
             "NCBI-disease and Species-800, where it decays over 20 epochs: chosen on devel), a random-init baseline "
             "(1 seed) and spaCy with the same 15 minutes",
