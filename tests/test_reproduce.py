@@ -17,6 +17,7 @@ from bioalbert.training.recipes import get_recipe
 from bioalbert.training.reproduce import (
     RECIPES,
     Stages,
+    decoding_note,
     has_result,
     pretrained_with,
     pretraining_cost,
@@ -206,6 +207,14 @@ def test_the_table_states_each_models_seeds_and_minutes_from_its_results_files(t
                                               "budget_clock": "cpu"}}, tmp_path / "results")
     assert training_cost(tmp_path / "results", ["shared"], ["s800"]) == \
         "`shared` seed 13, 15 training CPU minutes on 1 benchmark"
+    # The precision each model trained in, where its records say it: tables mix bf16 and fp32 machines.
+    write_result({"model": "fp32", "dataset": "s800", "split": "test", "entity": {"f1": 0.5}, "token": {"f1": 0.6},
+                  "seeds": [13], "decoding": "iob2-viterbi",
+                  "training": {"train_wall_time_s": 900.0, "precision": "fp32"}}, tmp_path / "results")
+    assert training_cost(tmp_path / "results", ["fp32"], ["s800"]) == \
+        "`fp32` seed 13, 15 training minutes in fp32 on 1 benchmark"
+    assert "IOB2-constrained decoding" in decoding_note(tmp_path / "results", "fp32", ["s800"])
+    assert decoding_note(tmp_path / "results", "shared", ["s800"]) == ""  # its record names no decoding
 
     encoder = tmp_path / "encoder"
     (encoder / "results").mkdir(parents=True)

@@ -298,10 +298,21 @@ def training_cost(results_dir: Path, models: list[str], datasets: list[str]) -> 
             costs = [training_seconds(record.get("training", {})) for record in records]
             clock = costs[0][1] if len({clock for _, clock in costs}) == 1 else "wall and CPU "
             seconds = sum(cost or 0 for cost, _ in costs)
+            # Tables mix runs from machines with and without bf16, so the precision each model trained in is stated.
+            precisions = {record.get("training", {}).get("precision") for record in records} - {None}
+            precision = f" in {', '.join(sorted(precisions))}" if precisions else ""
             parts.append(f"`{model}` seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}, "
-                         f"{seconds / 60:.0f} training {clock}minutes on {len(records)} "
+                         f"{seconds / 60:.0f} training {clock}minutes{precision} on {len(records)} "
                          f"benchmark{'s' * (len(records) > 1)}")
     return "; ".join(parts)
+
+
+def decoding_note(results_dir: Path, model: str, datasets: list[str]) -> str:
+    """How the scored tags were read off the model, when every results file says the same."""
+    decodings = {record.get("decoding") for record in load_results(results_dir, model) if record["dataset"] in datasets}
+    if decodings == {"iob2-viterbi"}:
+        return "each sentence's words labelled by IOB2-constrained decoding ([Decoding](#decoding)), "
+    return ""
 
 
 def pretraining_cost(model_dir: Path) -> str:
@@ -431,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     def report_action():
         report_dir.mkdir(parents=True, exist_ok=True)
         costs = training_cost(results_dir, models + ([] if args.skip_peer else [peer]), datasets)
-        preamble = f"Recipe `{recipe.name}` ({recipe.description}). Test split, entity level strict IOB2 micro F1 " \
+        preamble = f"Recipe `{recipe.name}` ({recipe.description}). Test split, " \
+                   f"{decoding_note(results_dir, ours, datasets)}entity level strict IOB2 micro F1 " \
                    f"(seqeval) and token level F1, mean ± std over seeds: {costs}. " \
                    f"{pretraining_cost(pretrained_dir)}. {hardware(results_dir, ours, datasets)}." + \
                    (f" Run on {', '.join(datasets)} only (--datasets)." if args.datasets else "")
