@@ -310,7 +310,7 @@ def training_cost(results_dir: Path, models: list[str], datasets: list[str]) -> 
 def decoding_note(results_dir: Path, model: str, datasets: list[str]) -> str:
     """How the scored tags were read off the model, when every results file says the same."""
     decodings = {record.get("decoding") for record in load_results(results_dir, model) if record["dataset"] in datasets}
-    if decodings == {"iob2-viterbi"}:
+    if decodings == {DECODING}:
         return "each sentence's words labelled by IOB2-constrained decoding ([Decoding](#decoding)), "
     return ""
 
